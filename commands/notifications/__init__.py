@@ -1,0 +1,1 @@
+"""Notices to subscribers and organization administrators: email rendering and delivery."""
