@@ -372,7 +372,8 @@ class FakeSlackAPI:
         if not any(params.get(k) for k in ("text", "blocks", "attachments")):
             return _error("no_text")
         blocks = params.get("blocks")
-        if blocks is not None and (not isinstance(blocks, list) or len(blocks) > MAX_MESSAGE_BLOCKS):
+        too_many = isinstance(blocks, list) and len(blocks) > MAX_MESSAGE_BLOCKS
+        if blocks is not None and (too_many or not isinstance(blocks, list)):
             return _error(
                 "invalid_blocks",
                 f"[ERROR] must provide no more than {MAX_MESSAGE_BLOCKS} items "

@@ -1,0 +1,158 @@
+"""HTTP shell around the Bolt app: one Slack endpoint, a health check, served by waitress.
+
+Slack sends events, slash commands, interactivity and options loads to the same Request URL,
+so everything Slack posts goes to ``POST /slack/events``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import waitress
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import wasyncore
+from waitress.server import BaseWSGIServer, create_server
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "EVENTS_PATH",
+    "HEALTH_PATH",
+    "RunningServer",
+    "serve",
+    "serve_socket_mode",
+    "start_in_thread",
+    "wsgi_app",
+]
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+_JSON_HEADERS = [("Content-Type", "application/json")]
+
+
+def _json(start_response: StartResponse, status: str, body: dict[str, object]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [*_JSON_HEADERS, ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def wsgi_app(app: App, health: Callable[[], bool]) -> WSGIApplication:
+    """Route ``POST /slack/events`` to Bolt, ``GET /healthz`` to ``health()``, else 404."""
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH and method == "POST":
+            try:
+                return slack(environ, start_response)
+            except Exception:
+                # Bolt answers listener errors itself; reaching here is a bug in the shell, and
+                # Slack must still get a plain 500 (it retries) rather than a stack trace.
+                logger.exception("Slack request could not be dispatched")
+                return _json(start_response, "500 Internal Server Error", {"ok": False})
+        if path == HEALTH_PATH and method in {"GET", "HEAD"}:
+            try:
+                healthy = bool(health())
+            except Exception as exc:
+                # Only the type: messages of storage errors may embed connection URLs.
+                logger.warning("health check raised %s", type(exc).__name__)
+                healthy = False
+            if healthy:
+                return _json(start_response, "200 OK", {"ok": True})
+            return _json(start_response, "503 Service Unavailable", {"ok": False})
+        return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
+
+    return application
+
+
+def serve(
+    app: App,
+    health: Callable[[], bool],
+    host: str = "0.0.0.0",
+    port: int = 3000,
+    threads: int = 8,
+) -> None:
+    """Serve until interrupted (production entry point)."""
+    logger.info("serving Slack requests on http://%s:%d%s", host, port, EVENTS_PATH)
+    waitress.serve(wsgi_app(app, health), host=host, port=port, threads=threads, ident="omi-bot")
+
+
+@dataclass
+class RunningServer:
+    """A waitress server running in a daemon thread; ``stop()`` closes it from that thread."""
+
+    server: BaseWSGIServer
+    host: str
+    port: int
+    _thread: threading.Thread = field(repr=False)
+    _stopping: threading.Event = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        return self.url + EVENTS_PATH
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        self._thread.join(timeout)
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(
+    app: App,
+    health: Callable[[], bool],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    threads: int = 4,
+) -> RunningServer:
+    """Start the shell on ``host:port`` (0: a free port) in a daemon thread, for tests."""
+    server = create_server(wsgi_app(app, health), host=host, port=port, threads=threads)
+    if not isinstance(server, BaseWSGIServer):  # several listen sockets: not a test setup
+        server.close()
+        raise ValueError("start_in_thread serves exactly one address")
+    stopping = threading.Event()
+
+    def run() -> None:
+        # Short poll slices instead of server.run(): waitress's loop has no thread-safe stop,
+        # so the loop checks the flag and tears everything down on its own thread.
+        try:
+            while not stopping.is_set():
+                wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        finally:
+            server.task_dispatcher.shutdown()
+            wasyncore.close_all(server._map)
+
+    thread = threading.Thread(target=run, name=f"omi-bot-http-{server.effective_port}", daemon=True)
+    thread.start()
+    return RunningServer(
+        server=server,
+        host=str(server.effective_host),
+        port=int(server.effective_port),
+        _thread=thread,
+        _stopping=stopping,
+    )
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Connect to Slack over Socket Mode (no public URL needed) and block."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    SocketModeHandler(app, app_token).start()
