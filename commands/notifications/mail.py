@@ -11,6 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from email.errors import NonASCIILocalPartDefect
 from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -214,6 +215,8 @@ def _single_address(value: str, field: str) -> str:
     if not isinstance(header, AddressHeader):  # pragma: no cover - both fields are address fields
         raise ValueError(f"{field}: not an address field")
     addresses: tuple[Address, ...] = header.addresses
+    if any(isinstance(d, NonASCIILocalPartDefect) for d in header.defects):
+        raise ValueError(f"{field}: non-ASCII characters before the @ are not supported")
     if header.defects or len(header.addresses) != 1 or len(header.groups) != 1:
         raise ValueError(f"{field}: expected a single email address, got {value!r}")
     address = addresses[0]
