@@ -222,7 +222,7 @@ def _single_address(value: str, field: str) -> str:
     address = addresses[0]
     if header.groups[0].display_name is not None:
         raise ValueError(f"{field}: address groups are not allowed")
-    if not address.username or not address.domain or "." not in address.domain:
+    if not address.username or not address.domain:
         raise ValueError(f"{field}: {value!r} is not a valid email address")
     return value.strip()
 
