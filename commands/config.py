@@ -1,0 +1,82 @@
+"""Settings from the environment (and a `.env` file), with embedded defaults that need no
+set-up: SQLite, Maildir mail, the standard OUTSCALE configuration."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from commands.errors import UserError
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(f"{name} must be a number, not {raw!r}.") from None
+    if value < 0:
+        raise UserError(f"{name} must not be negative.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///omi-bot.db"
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str = "omi-bot <omi-bot@localhost>"
+    maildir: str = "mail"
+    # osc-sdk-python profiles (~/.osc/config.json or OSC_CONFIG_FILE); None: the SDK's own
+    # choice (OSC_PROFILE, then "default"), OSC_* variables applying on top as usual.
+    seller_profile: str | None = None
+    distribution_profile: str | None = None
+    osc_timeout: float = 30.0
+    # osc-sdk-python retries 429 and 5xx itself; these tune its backoff (None: its defaults).
+    osc_max_retries: int | None = None
+    osc_retry_backoff: float | None = None
+    # osc-sdk-python paces its calls (5 a second per identity by default).
+    osc_rate_limit: int | None = None
+    copy_poll_seconds: float = 5.0
+    share_batch_size: int = 100
+    worker_poll_seconds: float = 2.0
+    job_lease_seconds: float = 120.0
+    job_max_attempts: int = 8
+    retry_base_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        batch = int(_float(env, "OMI_SHARE_BATCH_SIZE", 100))
+        if not 1 <= batch <= 1000:
+            raise UserError("OMI_SHARE_BATCH_SIZE must be between 1 and 1000.")
+        return cls(
+            database_url=env.get("OMI_DATABASE_URL") or cls.database_url,
+            smtp_url=env.get("OMI_SMTP_URL") or None,
+            mail_from=env.get("OMI_MAIL_FROM") or cls.mail_from,
+            maildir=env.get("OMI_MAILDIR") or cls.maildir,
+            seller_profile=env.get("OMI_SELLER_PROFILE") or None,
+            distribution_profile=env.get("OMI_DISTRIBUTION_PROFILE") or None,
+            osc_timeout=_float(env, "OMI_OSC_TIMEOUT", cls.osc_timeout),
+            osc_max_retries=(
+                int(_float(env, "OMI_OSC_MAX_RETRIES", 0))
+                if env.get("OMI_OSC_MAX_RETRIES")
+                else None
+            ),
+            osc_retry_backoff=(
+                _float(env, "OMI_OSC_RETRY_BACKOFF", 0)
+                if env.get("OMI_OSC_RETRY_BACKOFF")
+                else None
+            ),
+            copy_poll_seconds=_float(env, "OMI_COPY_POLL_SECONDS", cls.copy_poll_seconds),
+            osc_rate_limit=(
+                int(_float(env, "OMI_OSC_RATE_LIMIT", 5)) if env.get("OMI_OSC_RATE_LIMIT") else None
+            ),
+            share_batch_size=batch,
+            worker_poll_seconds=_float(env, "OMI_WORKER_POLL_SECONDS", cls.worker_poll_seconds),
+            job_lease_seconds=_float(env, "OMI_JOB_LEASE_SECONDS", cls.job_lease_seconds),
+            job_max_attempts=int(_float(env, "OMI_JOB_MAX_ATTEMPTS", cls.job_max_attempts)),
+            retry_base_seconds=_float(env, "OMI_RETRY_BASE_SECONDS", cls.retry_base_seconds),
+        )

@@ -1,0 +1,67 @@
+"""The two kinds of failure a person can be told about.
+
+A `UserError` is the asker's to fix (bad input, a rule of the seed): it changes nothing and is
+answered with one clear sentence. A `CloudError` comes from OUTSCALE or the infrastructure."""
+
+from __future__ import annotations
+
+
+class OmiError(Exception):
+    """Base of every error omi-bot reports to a person as one sentence."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserError(OmiError):
+    """Bad input or a rule refused it; nothing was changed."""
+
+
+class NotFound(UserError):
+    """The product, version or request named does not exist."""
+
+
+class RuleBroken(UserError):
+    """One of the seed's rules (R1–R9) forbids the operation."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
+class FormErrors(UserError):
+    """The Version form has invalid fields; `fields` maps a field name to its message so a
+    modal can show each one inline."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__(" ".join(fields.values()))
+        self.fields = dict(fields)
+
+
+class NotAllowed(UserError):
+    """The person may not do this (not a release manager, approving their own request...)."""
+
+
+class CloudError(OmiError):
+    """OUTSCALE refused a call, or could not be reached.
+
+    `retryable` is true for what may pass later (network, throttling, 5xx)."""
+
+    def __init__(
+        self,
+        action: str,
+        message: str,
+        *,
+        code: str | None = None,
+        type_: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.action = action
+        self.code = code
+        self.type = type_
+        self.retryable = retryable

@@ -1,0 +1,336 @@
+"""The OUTSCALE API, through osc-sdk-python's Gateway.
+
+Two identities: the seller's account owns the source OMIs, the distribution account owns the
+OMI copies and shares them; both may be one account. Profiles and credentials are read the
+standard osc-sdk-python way (~/.osc/config.json or OSC_CONFIG_FILE, OSC_* variables,
+OSC_ENDPOINT_API). Every refusal becomes a CloudError of one sentence with the OUTSCALE code."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from osc_sdk_python import Gateway
+from requests.adapters import HTTPAdapter
+
+from commands.errors import CloudError
+from commands.model import Omi
+
+VERSION_TAG = "omi-bot:version-id"
+# OUTSCALE answers these codes for an image that does not exist (any more).
+NO_SUCH_IMAGE = {"5023"}
+
+
+@dataclass(frozen=True)
+class Image:
+    image_id: str
+    name: str
+    account_id: str
+    state: str
+    state_message: str
+    product_codes: tuple[str, ...]
+    global_permission: bool
+    permitted_accounts: tuple[str, ...]
+    tags: dict[str, str]
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any]) -> Image:
+        perms = data.get("PermissionsToLaunch") or {}
+        comment = data.get("StateComment") or {}
+        return cls(
+            image_id=data["ImageId"],
+            name=data.get("ImageName") or "",
+            account_id=data.get("AccountId") or "",
+            state=data.get("State") or "",
+            state_message=comment.get("StateMessage") or comment.get("StateCode") or "",
+            product_codes=tuple(data.get("ProductCodes") or ()),
+            global_permission=bool(perms.get("GlobalPermission")),
+            permitted_accounts=tuple(perms.get("AccountIds") or ()),
+            tags={t["Key"]: t.get("Value", "") for t in data.get("Tags") or ()},
+        )
+
+    def as_omi(self) -> Omi:
+        return Omi(
+            image_id=self.image_id,
+            name=self.name,
+            account_id=self.account_id,
+            product_codes=self.product_codes,
+            state=self.state,
+        )
+
+
+_SPEC_LOCK = threading.Lock()
+_SPEC_CACHE: dict[str, tuple[Any, Any, Any, Any]] = {}
+
+
+class CachedGateway(Gateway):  # type: ignore[misc]
+    """osc-sdk-python's Gateway, parsing its API spec once per process.
+
+    Each Gateway re-reads the 1 MB OpenAPI file on creation (seconds); the bot, the worker and
+    the CLI create one per identity, so the parsed result is shared between them."""
+
+    def _load_gateway_structure(self, spec: str) -> None:
+        with _SPEC_LOCK:
+            cached = _SPEC_CACHE.get(spec)
+            if cached is None:
+                super()._load_gateway_structure(spec)
+                _SPEC_CACHE[spec] = (
+                    self.gateway_structure,
+                    self.api_version,
+                    self.endpoint_api_version,
+                    None,
+                )
+            else:
+                self.gateway_structure, self.api_version, self.endpoint_api_version, _ = cached
+
+    def _load_errors(self) -> None:
+        with _SPEC_LOCK:
+            cached = _SPEC_CACHE.get("errors")
+            if cached is None:
+                super()._load_errors()
+                _SPEC_CACHE["errors"] = (self.gateway_errors, None, None, None)
+            else:
+                self.gateway_errors = cached[0]
+
+
+class _Timeout(HTTPAdapter):
+    """The SDK sets no timeout on its requests; a hung connection must not hang a worker."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self._timeout
+        return super().send(request, **kwargs)
+
+
+def cloud_error(action: str, exc: Exception) -> CloudError:
+    """One sentence, with the OUTSCALE code when there is one; never credentials."""
+    if isinstance(exc, CloudError):
+        return exc
+    response = getattr(exc, "response", None)
+    if isinstance(exc, requests.HTTPError) and response is not None:
+        status = response.status_code
+        code = type_ = details = None
+        try:
+            body = response.json()
+            first = (body.get("Errors") or [{}])[0]
+            code, type_, details = first.get("Code"), first.get("Type"), first.get("Details")
+        except ValueError:
+            pass
+        what = f"error {code} {type_}" if code else f"HTTP {status}"
+        detail = f": {details}" if details else ""
+        retryable = status == 429 or status >= 500
+        return CloudError(
+            action,
+            f"OUTSCALE refused {action} ({what}{detail}).",
+            code=code,
+            type_=type_,
+            retryable=retryable,
+        )
+    if isinstance(exc, requests.Timeout):
+        return CloudError(action, f"OUTSCALE did not answer {action} in time.", retryable=True)
+    if isinstance(exc, requests.ConnectionError):
+        return CloudError(action, f"OUTSCALE could not be reached for {action}.", retryable=True)
+    return CloudError(action, f"OUTSCALE call {action} failed: {type(exc).__name__}.")
+
+
+class Account:
+    """One OUTSCALE identity and the calls omi-bot makes with it."""
+
+    def __init__(self, gateway: Any, label: str) -> None:
+        self.gateway = gateway
+        self.label = label
+        self._account_id: str | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_profile(
+        cls, profile: str | None, label: str, timeout: float, **options: Any
+    ) -> Account:
+        if profile:
+            options["profile"] = profile
+        try:
+            gateway = CachedGateway(**options)
+        except Exception as exc:  # the SDK raises bare errors for a missing profile or file
+            raise CloudError(
+                "configuration",
+                f"The OUTSCALE {label} profile {profile or 'default'!r} could not be loaded "
+                f"({type(exc).__name__}); check ~/.osc/config.json or OSC_CONFIG_FILE.",
+            ) from None
+        if not gateway.access_key() or not gateway.secret_key():
+            raise CloudError(
+                "configuration",
+                f"No OUTSCALE credentials for the {label} account: set OSC_ACCESS_KEY and "
+                "OSC_SECRET_KEY, or a profile in ~/.osc/config.json.",
+            )
+        session = gateway.call.session
+        adapter = _Timeout(timeout)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        return cls(gateway, label)
+
+    @property
+    def region(self) -> str:
+        return str(self.gateway.region())
+
+    def call(self, action: str, **params: Any) -> dict[str, Any]:
+        try:
+            return dict(getattr(self.gateway, action)(**params))
+        except Exception as exc:
+            raise cloud_error(action, exc) from None
+
+    @property
+    def account_id(self) -> str:
+        with self._lock:
+            if self._account_id is None:
+                accounts = self.call("ReadAccounts").get("Accounts") or []
+                if not accounts:
+                    raise CloudError("ReadAccounts", f"OUTSCALE shows no {self.label} account.")
+                self._account_id = str(accounts[0]["AccountId"])
+            return self._account_id
+
+    def images(self, **filters: Any) -> Iterator[Image]:
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"Filters": filters, "ResultsPerPage": 1000}
+            if token:
+                params["NextPageToken"] = token
+            answer = self.call("ReadImages", **params)
+            for data in answer.get("Images") or ():
+                yield Image.from_api(data)
+            token = answer.get("NextPageToken")
+            if not token:
+                return
+
+    def image(self, image_id: str) -> Image | None:
+        return next(self.images(ImageIds=[image_id]), None)
+
+    # the seller's side
+    def selectable_omis(self, seller_account_id: str, product_code: str) -> list[Image]:
+        """R2: the seller's own available OMIs carrying the product code."""
+        return sorted(
+            self.images(
+                AccountIds=[seller_account_id], ProductCodes=[product_code], States=["available"]
+            ),
+            key=lambda i: (i.name, i.image_id),
+        )
+
+    def find_omi(self, seller_account_id: str, ref: str) -> Image | None:
+        """An OMI of the seller by ID or by name, whatever its state or codes (the caller
+        tells why it may not be selectable)."""
+        ref = ref.strip()
+        if ref.startswith("ami-"):
+            found = [i for i in self.images(ImageIds=[ref]) if i.account_id == seller_account_id]
+        else:
+            found = list(self.images(AccountIds=[seller_account_id], ImageNames=[ref]))
+        return found[0] if found else None
+
+    def grant(self, image_id: str, account_ids: Iterable[str]) -> None:
+        ids = list(account_ids)
+        if ids:
+            self.call(
+                "UpdateImage",
+                ImageId=image_id,
+                PermissionsToLaunch={"Additions": {"AccountIds": ids}},
+            )
+
+    def revoke(self, image_id: str, account_ids: Iterable[str]) -> None:
+        ids = list(account_ids)
+        if ids:
+            self.call(
+                "UpdateImage",
+                ImageId=image_id,
+                PermissionsToLaunch={"Removals": {"AccountIds": ids}},
+            )
+
+    def make_public(self, image_id: str) -> None:
+        self.call(
+            "UpdateImage",
+            ImageId=image_id,
+            PermissionsToLaunch={"Additions": {"GlobalPermission": True}},
+        )
+
+    # the distribution side
+    def find_copy(self, version_id: str, name: str) -> Image | None:
+        """A copy made for this version before (by its tag, or by its name when the crash
+        came between the copy and its tag)."""
+        mine = self.account_id
+        tagged = [i for i in self.images(AccountIds=[mine], Tags=[f"{VERSION_TAG}={version_id}"])]
+        if tagged:
+            return tagged[0]
+        return next(self.images(AccountIds=[mine], ImageNames=[name]), None)
+
+    def copy(self, source: str, name: str, product_code: str, description: str) -> str:
+        answer = self.call(
+            "CreateImage",
+            SourceImageId=source,
+            SourceRegionName=self.region,
+            ImageName=name,
+            ProductCodes=[product_code],
+            Description=description[:255],
+        )
+        return str(answer["Image"]["ImageId"])
+
+    def tag_version(self, image_id: str, version_id: str) -> None:
+        self.call(
+            "CreateTags",
+            ResourceIds=[image_id],
+            Tags=[{"Key": VERSION_TAG, "Value": version_id}],
+        )
+
+    def delete(self, image_id: str) -> bool:
+        """Deletes an image; one already gone counts as deleted (a retried job)."""
+        try:
+            self.call("DeleteImage", ImageId=image_id)
+        except CloudError as err:
+            if err.code in NO_SUCH_IMAGE:
+                return False
+            raise
+        return True
+
+
+class Cloud:
+    """The two identities, created on first use so that reading the Versions table never
+    needs OUTSCALE credentials."""
+
+    def __init__(
+        self,
+        seller_profile: str | None = None,
+        distribution_profile: str | None = None,
+        timeout: float = 30.0,
+        *,
+        options: dict[str, Any] | None = None,
+        seller: Account | None = None,
+        distribution: Account | None = None,
+    ) -> None:
+        self._profiles = (seller_profile, distribution_profile)
+        self._timeout = timeout
+        self._options = dict(options or {})
+        self._seller = seller
+        self._distribution = distribution
+        self._lock = threading.Lock()
+
+    @property
+    def seller(self) -> Account:
+        with self._lock:
+            if self._seller is None:
+                self._seller = Account.from_profile(
+                    self._profiles[0], "seller", self._timeout, **self._options
+                )
+            return self._seller
+
+    @property
+    def distribution(self) -> Account:
+        with self._lock:
+            if self._distribution is None:
+                profile = self._profiles[1] or self._profiles[0]
+                self._distribution = Account.from_profile(
+                    profile, "distribution", self._timeout, **self._options
+                )
+            return self._distribution

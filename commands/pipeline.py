@@ -1,0 +1,241 @@
+"""The cloud work behind a decision, one job per step, each safe to run again.
+
+Publishing: copy the OMI (the distribution account, after the seller lets it launch the
+source), wait until the copy is available, share it with the subscribers (or make it public
+for free and BYOL products), then mark the version published and write the notices (R4).
+Unpublishing deletes the copy (R8, R9). A step that dies half-way is run again and finds what
+it had already done: the copy by its tag or name, the sharing by its checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from commands import notices
+from commands.bootstrap import Core
+from commands.errors import CloudError
+from commands.model import Job, Product, Status, Version
+from storage.uow import UnitOfWork
+
+
+class StepFailed(Exception):
+    """The step cannot succeed by running again (a failed copy, a copy gone)."""
+
+
+@dataclass
+class Step:
+    """What a step asks the worker to commit: `apply` runs in the transaction that marks the
+    job done and returns the jobs that follow; `later` asks to run again after that many
+    seconds (waiting on the cloud)."""
+
+    apply: Callable[[UnitOfWork], Sequence[Job]] | None = None
+    later: float | None = None
+
+
+class Context(Protocol):
+    core: Core
+    job: Job
+
+    def checkpoint(self, payload: dict[str, object]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: Version
+    product: Product
+    accounts: list[str] = field(default_factory=list)
+
+
+def _read(core: Core, version_id: str, *, accounts: bool = False) -> Snapshot:
+    with core.uow() as uow:
+        version = uow.versions.get(version_id)
+        if version is None:
+            raise StepFailed(f"version {version_id} no longer exists")
+        product = uow.products.get(version.product_code, versions=False)
+        assert product is not None
+        ids = uow.subscribers.account_ids(product.code) if accounts else []
+        return Snapshot(version, product, ids)
+
+
+def _next(kind: str, version: Version, at: datetime) -> Job:
+    return Job(
+        kind,
+        at=at,
+        key=f"{kind}:{version.id}",
+        version_id=version.id,
+        product_code=version.product_code,
+    )
+
+
+def copy_omi(ctx: Context) -> Step:
+    core = ctx.core
+    snap = _read(core, str(ctx.job.version_id))
+    version, product = snap.version, snap.product
+    if version.status is not Status.PUBLISHING:
+        return Step()
+    dist = core.cloud.distribution
+    found = dist.find_copy(version.id, version.copy_name())
+    if found is None:
+        if dist.account_id != product.seller_account_id:
+            core.cloud.seller.grant(version.omi_id, [dist.account_id])
+        copy_id = dist.copy(
+            version.omi_id,
+            version.copy_name(),
+            product.code,
+            f"Copy of {version.omi_id} for version {version.id} of product {product.code}",
+        )
+        dist.tag_version(copy_id, version.id)
+    else:
+        copy_id = found.image_id
+        if found.tags.get("omi-bot:version-id") != version.id:
+            dist.tag_version(copy_id, version.id)
+
+    def apply(uow: UnitOfWork) -> list[Job]:
+        v = uow.versions.get(version.id)
+        assert v is not None
+        v.copy_made(copy_id)
+        return [_next("await_copy", v, core.clock())]
+
+    return Step(apply)
+
+
+def await_copy(ctx: Context) -> Step:
+    core = ctx.core
+    version = _read(core, str(ctx.job.version_id)).version
+    if version.status is not Status.PUBLISHING or not version.copy_id:
+        return Step()
+    image = core.cloud.distribution.image(version.copy_id)
+    if image is None:
+        raise StepFailed(f"the OMI copy {version.copy_id} disappeared from the cloud")
+    if image.state == "available":
+        return Step(lambda uow: [_next("share_copy", version, core.clock())])
+    if image.state in ("failed", "deleted", "deregistered"):
+        why = f": {image.state_message}" if image.state_message else ""
+        raise StepFailed(f"the OMI copy {image.image_id} ended {image.state}{why}")
+    return Step(later=core.settings.copy_poll_seconds)
+
+
+def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def share_copy(ctx: Context) -> Step:
+    core = ctx.core
+    snap = _read(core, str(ctx.job.version_id), accounts=True)
+    version, product = snap.version, snap.product
+    if version.status is not Status.PUBLISHING or not version.copy_id:
+        return Step()
+    dist = core.cloud.distribution
+    public = product.pricing.public_copy
+    if public:
+        dist.make_public(version.copy_id)
+    else:
+        # Accounts are shared in ID order; the checkpoint is the last ID shared, so a restart
+        # goes on from there and nobody is shared twice.
+        through = ctx.job.payload.get("shared_through")
+        pending = [a for a in snap.accounts if through is None or a > str(through)]
+        for batch in _batches(pending, core.settings.share_batch_size):
+            dist.grant(version.copy_id, batch)
+            ctx.checkpoint({"shared_through": batch[-1]})
+    shared = set(snap.accounts)
+
+    def apply(uow: UnitOfWork) -> list[Job]:
+        at = core.clock()
+        locked = uow.products.get(product.code, lock=True)
+        assert locked is not None
+        v = locked.version(version.id)
+        if v.status is not Status.PUBLISHING:
+            return []
+        locked.publication_done(v, at)
+        notices.version_published(uow, locked, v, at)
+        if public:
+            return []
+        # Subscriptions that changed while sharing ran (subscribe() only queues access for
+        # versions already published).
+        now_subscribed = set(uow.subscribers.account_ids(locked.code))
+        follow = []
+        for kind, ids in (
+            ("grant_account", sorted(now_subscribed - shared)),
+            ("revoke_account", sorted(shared - now_subscribed)),
+        ):
+            if ids:
+                follow.append(
+                    Job(
+                        kind,
+                        at=at,
+                        version_id=v.id,
+                        product_code=v.product_code,
+                        payload={"account_ids": ids},
+                    )
+                )
+        return follow
+
+    return Step(apply)
+
+
+def delete_copy(ctx: Context) -> Step:
+    copy_id = str(ctx.job.payload.get("copy_id") or "")
+    if copy_id:
+        ctx.core.cloud.distribution.delete(copy_id)
+    return Step()
+
+
+def _account_access(ctx: Context, grant: bool) -> Step:
+    version = _read(ctx.core, str(ctx.job.version_id)).version
+    ids = [str(a) for a in ctx.job.payload.get("account_ids") or []]  # type: ignore[union-attr]
+    if version.status is Status.PUBLISHED and version.copy_id and ids:
+        dist = ctx.core.cloud.distribution
+        for batch in _batches(ids, ctx.core.settings.share_batch_size):
+            (dist.grant if grant else dist.revoke)(version.copy_id, batch)
+    return Step()
+
+
+def grant_account(ctx: Context) -> Step:
+    return _account_access(ctx, grant=True)
+
+
+def revoke_account(ctx: Context) -> Step:
+    return _account_access(ctx, grant=False)
+
+
+HANDLERS: dict[str, Callable[[Context], Step]] = {
+    "copy_omi": copy_omi,
+    "await_copy": await_copy,
+    "share_copy": share_copy,
+    "delete_copy": delete_copy,
+    "grant_account": grant_account,
+    "revoke_account": revoke_account,
+}
+
+PUBLISHING_STEPS = {"copy_omi", "await_copy", "share_copy"}
+
+
+def on_failure(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
+    """A publication step gave up: the version fails with the reason, and a copy already made
+    is deleted so nothing half-published stays in the cloud. Nothing is announced."""
+    if job.kind not in PUBLISHING_STEPS or not job.version_id:
+        return
+    version = uow.versions.get(job.version_id)
+    if version is None or version.status is not Status.PUBLISHING:
+        return
+    version.failed(reason, at)
+    if version.copy_id:
+        uow.jobs.add(
+            Job(
+                "delete_copy",
+                at=at,
+                key=f"delete_copy:{version.id}",
+                version_id=version.id,
+                product_code=version.product_code,
+                payload={"copy_id": version.copy_id},
+            )
+        )
+
+
+def describe(error: BaseException) -> str:
+    if isinstance(error, CloudError | StepFailed):
+        return str(error)
+    return f"internal error ({type(error).__name__}); see the worker's log"

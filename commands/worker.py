@@ -1,0 +1,217 @@
+"""The worker: runs queued jobs and delivers the outbox, on APScheduler's clock.
+
+A job is claimed with a lease (state running, lease_until); a worker that dies leaves its job
+to be claimed again once the lease runs out, and each step is written to be run again safely.
+Every write a step makes checks that this worker still holds the lease, so a worker that
+stalled past its lease cannot overwrite the one that took over."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from commands import pipeline
+from commands.bootstrap import Core
+from commands.errors import CloudError
+from commands.model import Job, JobState
+from storage.uow import UnitOfWork
+
+log = logging.getLogger("omi_bot.worker")
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over; this one must stop touching it."""
+
+
+class _JobContext:
+    def __init__(self, worker: Worker, job: Job) -> None:
+        self.core = worker.core
+        self.job = job
+        self._worker = worker
+
+    def checkpoint(self, payload: dict[str, object]) -> None:
+        with self.core.uow() as uow:
+            job = self._worker.held(uow, self.job)
+            job.payload = {**job.payload, **payload}
+            job.lease_until = self.core.clock() + self._worker.lease
+            uow.commit()
+            self.job.payload = dict(job.payload)
+
+
+Deliverer = Callable[[], int]
+
+
+class Worker:
+    def __init__(
+        self,
+        core: Core,
+        *,
+        name: str | None = None,
+        deliverers: Sequence[Deliverer] | None = None,
+    ) -> None:
+        self.core = core
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = timedelta(seconds=core.settings.job_lease_seconds)
+        if deliverers is None:
+            from commands.delivery import deliverers as default_deliverers
+
+            deliverers = default_deliverers(core, self.name)
+        self.deliverers = list(deliverers)
+        self._tick_lock = threading.Lock()
+
+    # -- one job --------------------------------------------------------------------------
+    def held(self, uow: UnitOfWork, mine: Job) -> Job:
+        job = uow.jobs.get(mine.id)
+        if (
+            job is None
+            or job.state is not JobState.RUNNING
+            or job.worker != self.name
+            or job.attempts != mine.attempts
+        ):
+            raise LeaseLost(f"job {mine.id} was taken over")
+        return job
+
+    def claim(self) -> Job | None:
+        with self.core.uow() as uow:
+            job = uow.jobs.claim(self.name, self.core.clock(), self.lease)
+            uow.commit()
+            return job
+
+    def run_one(self) -> bool:
+        """Claims and runs one due job. Returns False when none was due."""
+        job = self.claim()
+        if job is None:
+            return False
+        handler = pipeline.HANDLERS.get(job.kind)
+        try:
+            if handler is None:
+                raise pipeline.StepFailed(f"unknown job kind {job.kind!r}")
+            step = handler(_JobContext(self, job))
+            self._finish(job, step)
+        except LeaseLost:
+            log.warning("job %s (%s) was taken over by another worker", job.id, job.kind)
+        except Exception as error:  # every failure is recorded on the job, never lost
+            self._failed(job, error)
+        return True
+
+    def _finish(self, mine: Job, step: pipeline.Step) -> None:
+        with self.core.uow() as uow:
+            job = self.held(uow, mine)
+            at = self.core.clock()
+            job.lease_until = None
+            if step.later is not None:
+                # Waiting on the cloud is not a failed attempt.
+                job.state = JobState.PENDING
+                job.attempts -= 1
+                job.run_at = at + timedelta(seconds=step.later)
+            else:
+                for follow in step.apply(uow) if step.apply else ():
+                    uow.jobs.add(follow)
+                job.state = JobState.DONE
+                job.finished_at = at
+            uow.commit()
+
+    def _failed(self, mine: Job, error: Exception) -> None:
+        retry = not isinstance(error, pipeline.StepFailed) and (
+            not isinstance(error, CloudError) or error.retryable
+        )
+        reason = pipeline.describe(error)
+        if not isinstance(error, CloudError | pipeline.StepFailed):
+            log.exception("job %s (%s) failed", mine.id, mine.kind)
+        with self.core.uow() as uow:
+            try:
+                job = self.held(uow, mine)
+            except LeaseLost:
+                return
+            at = self.core.clock()
+            job.last_error = reason
+            job.lease_until = None
+            if retry and job.attempts < self.core.settings.job_max_attempts:
+                job.state = JobState.PENDING
+                job.run_at = at + timedelta(seconds=self.backoff(job.attempts))
+                log.info("job %s (%s) will retry: %s", job.id, job.kind, reason)
+            else:
+                job.state = JobState.FAILED
+                job.finished_at = at
+                pipeline.on_failure(uow, job, reason, at)
+                log.warning("job %s (%s) failed: %s", job.id, job.kind, reason)
+            uow.commit()
+
+    def backoff(self, attempts: int) -> float:
+        base = self.core.settings.retry_base_seconds
+        return min(base * 2 ** (attempts - 1), 3600.0) * random.uniform(0.8, 1.2)
+
+    # -- the loop -------------------------------------------------------------------------
+    def tick(self, max_jobs: int = 200) -> int:
+        """Runs the jobs due now, then delivers what the outbox holds. Returns the work done."""
+        if not self._tick_lock.acquire(blocking=False):
+            return 0  # the previous tick is still running
+        try:
+            done = 0
+            while done < max_jobs and self.run_one():
+                done += 1
+            for deliver in self.deliverers:
+                try:
+                    done += deliver()
+                except Exception:
+                    log.exception("delivery failed; will try again on the next tick")
+            return done
+        finally:
+            self._tick_lock.release()
+
+    def run_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        """Works until `done()` (for --wait); False if the time ran out first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            worked = self.tick()
+            if done():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            if not worked:
+                time.sleep(min(self._idle_seconds(), max(0.0, deadline - time.monotonic())))
+
+    def _idle_seconds(self) -> float:
+        with self.core.uow() as uow:
+            next_at = uow.jobs.next_run_at()
+        poll = self.core.settings.worker_poll_seconds
+        if next_at is None:
+            return poll
+        wait = (next_at - datetime.now(UTC)).total_seconds()
+        return max(0.02, min(poll, wait))
+
+    def _schedule(self, scheduler: BackgroundScheduler | BlockingScheduler) -> None:
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=max(self.core.settings.worker_poll_seconds, 0.05),
+            id="omi-bot-worker",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def start_background(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(timezone=UTC)
+        self._schedule(scheduler)
+        scheduler.start()
+        return scheduler
+
+    def run_forever(self) -> None:
+        scheduler = BlockingScheduler(timezone=UTC)
+        self._schedule(scheduler)
+        log.info("worker %s started", self.name)
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass

@@ -1,0 +1,228 @@
+"""Tables, and how the domain classes of commands/model.py map onto them.
+
+Imperative mapping keeps the domain plain Python: the classes don't inherit from anything of
+SQLAlchemy's, and this module is the only place that knows both sides."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import registry, relationship
+
+from commands import model
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, gives back aware datetimes on every database (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _enum(cls: type[Any], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("seller_account_id", String(12), nullable=False),
+    Column("pricing", _enum(model.Pricing, "pricing"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("modified_at", UTCDateTime(), nullable=False),
+    Column("release_managers", JSON, nullable=False, default=list),
+    Column("release_manager_group", String(32)),
+    Column("approval_channel", String(32)),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("product_code", String(64), ForeignKey("products.code"), nullable=False),
+    Column("omi_id", String(32), nullable=False),
+    Column("omi_name", String(255), nullable=False),
+    Column("copy_id", String(32)),
+    Column("software_version", String(64), nullable=False, default=""),
+    Column("operating_system", String(128), nullable=False, default=""),
+    Column("software_base", JSON, nullable=False, default=list),
+    Column("release_note", Text, nullable=False),
+    Column("instructions", Text, nullable=False, default=""),
+    Column("status", _enum(model.Status, "version_status"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("modified_at", UTCDateTime(), nullable=False),
+    Column("published_at", UTCDateTime()),
+    Column("unpublished_at", UTCDateTime()),
+    Column("requested_by", String(64), nullable=False),
+    Column("approved_by", String(64)),
+    Column("failure", Text),
+    Index("ix_versions_product_created", "product_code", "created_at"),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", _enum(model.RequestKind, "request_kind"), nullable=False),
+    Column("product_code", String(64), ForeignKey("products.code"), nullable=False),
+    Column("version_id", String(16)),
+    Column("form", JSON, nullable=False, default=dict),
+    Column("requested_by", String(64), nullable=False),
+    Column("state", _enum(model.RequestState, "request_state"), nullable=False),
+    Column("decided_by", String(64)),
+    Column("decided_at", UTCDateTime()),
+    Column("reason", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("surface", JSON, nullable=False, default=dict),
+    Index("ix_requests_state", "state"),
+    Index("ix_requests_requested_by", "requested_by"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(200), unique=True),
+    Column("version_id", String(16), index=True),
+    Column("product_code", String(64)),
+    Column("payload", JSON, nullable=False, default=dict),
+    Column("state", _enum(model.JobState, "job_state"), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("run_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("worker", String(64)),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime()),
+    Index("ix_jobs_state_run_at", "state", "run_at"),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("language", String(2), nullable=False),
+    Column("admin_emails", JSON, nullable=False, default=list),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("slack_channel", String(32)),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("account_id", String(12), ForeignKey("subscribers.account_id"), primary_key=True),
+    Column("product_code", String(64), ForeignKey("products.code"), primary_key=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_subscriptions_product_code", "product_code"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(8), nullable=False),
+    Column("key", String(255), nullable=False, unique=True),
+    Column("event", String(32), nullable=False),
+    Column("product_code", String(64), nullable=False),
+    Column("version_id", String(16)),
+    Column("recipient", String(254), nullable=False),
+    Column("language", String(2), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", _enum(model.OutboxState, "outbox_state"), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index("ix_outbox_due", "channel", "state", "next_attempt_at"),
+    Index("ix_outbox_version_id", "version_id"),
+)
+
+mapper_registry = registry(metadata=metadata)
+_mapped = False
+
+
+def start_mappers() -> None:
+    """Maps the domain classes once per process."""
+    global _mapped
+    if _mapped:
+        return
+    mapper_registry.map_imperatively(model.Version, versions)
+    mapper_registry.map_imperatively(
+        model.Product,
+        products,
+        properties={
+            "versions": relationship(
+                model.Version,
+                lazy="selectin",
+                cascade="all, delete-orphan",
+                order_by=versions.c.created_at,
+            )
+        },
+    )
+    mapper_registry.map_imperatively(model.Request, requests)
+    mapper_registry.map_imperatively(model.Job, jobs)
+    mapper_registry.map_imperatively(model.Organization, organizations)
+    mapper_registry.map_imperatively(model.Subscriber, subscribers)
+    mapper_registry.map_imperatively(model.Subscription, subscriptions)
+    mapper_registry.map_imperatively(model.OutboxItem, outbox)
+    _mapped = True

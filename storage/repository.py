@@ -1,0 +1,361 @@
+"""Reads and writes of the domain objects. Queries only; the rules are in commands/."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, lazyload
+
+from commands.model import (
+    Job,
+    JobState,
+    Organization,
+    OutboxItem,
+    OutboxState,
+    Product,
+    Request,
+    RequestState,
+    Status,
+    Subscriber,
+    Subscription,
+    Version,
+)
+from storage.orm import jobs, outbox, products, requests, subscribers, subscriptions, versions
+
+
+class Products:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, product: Product) -> None:
+        self.session.add(product)
+
+    def get(self, code: str, *, lock: bool = False, versions: bool = True) -> Product | None:
+        """The product with its whole Versions table (unless `versions` is false, for reading
+        only). `lock` holds the product's row until commit, so two decisions on one product
+        run one after the other (R7)."""
+        stmt = select(Product).where(products.c.code == code)
+        if not versions:
+            stmt = stmt.options(lazyload(Product.versions))  # type: ignore[attr-defined]
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def list(self) -> list[Product]:
+        return list(self.session.scalars(select(Product).order_by(products.c.code)))
+
+    def summaries(self) -> list[tuple[Product, int]]:
+        """Products with their number of published versions, without loading the tables."""
+        count = (
+            select(func.count())
+            .where(
+                and_(
+                    versions.c.product_code == products.c.code,
+                    versions.c.status == Status.PUBLISHED.value,
+                )
+            )
+            .scalar_subquery()
+        )
+        stmt = (
+            select(Product, count)
+            .options(lazyload(Product.versions))  # type: ignore[attr-defined]
+            .order_by(products.c.code)
+        )
+        return [(p, n) for p, n in self.session.execute(stmt)]
+
+
+class Versions:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, version_id: str) -> Version | None:
+        return self.session.get(Version, version_id)
+
+    def table(
+        self, product_code: str, *, limit: int | None = None, offset: int = 0
+    ) -> list[Version]:
+        """A product's Versions table, newest first, read straight from its index."""
+        stmt = (
+            select(Version)
+            .where(versions.c.product_code == product_code)
+            .order_by(versions.c.created_at.desc(), versions.c.id.desc())
+            .offset(offset)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(self.session.scalars(stmt))
+
+    def count(self, product_code: str) -> int:
+        return (
+            self.session.scalar(select(func.count()).where(versions.c.product_code == product_code))
+            or 0
+        )
+
+    def last_available(self, product_code: str) -> Version | None:
+        stmt = (
+            select(Version)
+            .where(
+                versions.c.product_code == product_code, versions.c.status == Status.PUBLISHED.value
+            )
+            .order_by(versions.c.published_at.desc(), versions.c.id.desc())
+            .limit(1)
+        )
+        return self.session.scalars(stmt).first()
+
+    def published_copies(self, product_code: str) -> list[Version]:
+        stmt = select(Version).where(
+            versions.c.product_code == product_code,
+            versions.c.status == Status.PUBLISHED.value,
+            versions.c.copy_id.is_not(None),
+        )
+        return list(self.session.scalars(stmt))
+
+
+class Requests:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, request: Request) -> None:
+        self.session.add(request)
+        self.session.flush()  # the request's ID is shown at once
+
+    def get(self, request_id: int, *, lock: bool = False) -> Request | None:
+        stmt = select(Request).where(requests.c.id == request_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.scalars(stmt).first()
+
+    def pending(self, product_codes: Sequence[str] | None = None) -> list[Request]:
+        stmt = select(Request).where(requests.c.state == RequestState.PENDING.value)
+        if product_codes is not None:
+            stmt = stmt.where(requests.c.product_code.in_(product_codes))
+        return list(self.session.scalars(stmt.order_by(requests.c.id)))
+
+    def by_requester(self, user_id: str, limit: int = 10) -> list[Request]:
+        stmt = (
+            select(Request)
+            .where(requests.c.requested_by == user_id)
+            .order_by(requests.c.id.desc())
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))
+
+
+class Jobs:
+    def __init__(self, session: Session, *, sqlite: bool) -> None:
+        self.session = session
+        self.sqlite = sqlite
+
+    def add(self, job: Job) -> bool:
+        """Queues a job unless one with the same key is already queued. Returns whether it was
+        added."""
+        if job.key is not None:
+            exists = self.session.scalar(select(jobs.c.id).where(jobs.c.key == job.key))
+            if exists is not None:
+                return False
+        try:
+            with self.session.begin_nested():
+                self.session.add(job)
+        except IntegrityError:
+            return False  # another transaction queued the same key first
+        return True
+
+    def get(self, job_id: int) -> Job | None:
+        return self.session.get(Job, job_id)
+
+    def claim(self, worker: str, at: datetime, lease: timedelta) -> Job | None:
+        """Takes the next due job: pending ones, and running ones whose worker's lease ran
+        out (it died). SKIP LOCKED lets several workers claim side by side on PostgreSQL;
+        SQLite's write lock makes the claim serial."""
+        stmt = (
+            select(Job)
+            .where(
+                or_(
+                    and_(jobs.c.state == JobState.PENDING.value, jobs.c.run_at <= at),
+                    and_(jobs.c.state == JobState.RUNNING.value, jobs.c.lease_until < at),
+                )
+            )
+            .order_by(jobs.c.run_at, jobs.c.id)
+            .limit(1)
+        )
+        if not self.sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        job = self.session.scalars(stmt).first()
+        if job is None:
+            return None
+        job.state = JobState.RUNNING
+        job.attempts += 1
+        job.worker = worker
+        job.lease_until = at + lease
+        return job
+
+    def for_version(self, version_id: str) -> list[Job]:
+        return list(
+            self.session.scalars(
+                select(Job).where(jobs.c.version_id == version_id).order_by(jobs.c.id)
+            )
+        )
+
+    def unfinished(self, version_id: str | None = None) -> int:
+        stmt = select(func.count()).where(
+            jobs.c.state.in_([JobState.PENDING.value, JobState.RUNNING.value])
+        )
+        if version_id is not None:
+            stmt = stmt.where(jobs.c.version_id == version_id)
+        return self.session.scalar(stmt) or 0
+
+    def next_run_at(self) -> datetime | None:
+        return self.session.scalar(
+            select(func.min(jobs.c.run_at)).where(jobs.c.state == JobState.PENDING.value)
+        )
+
+    def list(self, state: JobState | None = None, limit: int = 100) -> list[Job]:
+        stmt = select(Job).order_by(jobs.c.id.desc()).limit(limit)
+        if state is not None:
+            stmt = stmt.where(jobs.c.state == state.value)
+        return list(self.session.scalars(stmt))
+
+
+class Subscribers:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def organization(self, name: str) -> Organization | None:
+        return self.session.scalars(
+            select(Organization).where(Organization.name == name)  # type: ignore[arg-type]
+        ).first()
+
+    def organization_by_id(self, org_id: int) -> Organization | None:
+        return self.session.get(Organization, org_id)
+
+    def organizations(self) -> list[Organization]:
+        return list(self.session.scalars(select(Organization).order_by(Organization.name)))  # type: ignore[arg-type]
+
+    def add_organization(self, org: Organization) -> None:
+        self.session.add(org)
+        self.session.flush()
+
+    def get(self, account_id: str) -> Subscriber | None:
+        return self.session.get(Subscriber, account_id)
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.session.add(subscriber)
+
+    def delete(self, obj: object) -> None:
+        self.session.delete(obj)
+
+    def list(self, product_code: str | None = None) -> list[Subscriber]:
+        stmt = select(Subscriber).order_by(subscribers.c.account_id)
+        if product_code is not None:
+            stmt = stmt.join(
+                subscriptions, subscriptions.c.account_id == subscribers.c.account_id
+            ).where(subscriptions.c.product_code == product_code)
+        return list(self.session.scalars(stmt))
+
+    def subscription(self, account_id: str, product_code: str) -> Subscription | None:
+        return self.session.get(Subscription, (account_id, product_code))
+
+    def add_subscription(self, subscription: Subscription) -> None:
+        self.session.add(subscription)
+
+    def subscriptions_of(self, account_id: str) -> list[Subscription]:
+        return list(
+            self.session.scalars(
+                select(Subscription).where(subscriptions.c.account_id == account_id)
+            )
+        )
+
+    def account_ids(self, product_code: str) -> list[str]:
+        """The subscriber accounts of a product, in a stable order (sharing checkpoints rely
+        on it)."""
+        stmt = (
+            select(subscriptions.c.account_id)
+            .where(subscriptions.c.product_code == product_code)
+            .order_by(subscriptions.c.account_id)
+        )
+        return list(self.session.scalars(stmt))
+
+
+class Outbox:
+    def __init__(self, session: Session, *, sqlite: bool) -> None:
+        self.session = session
+        self.sqlite = sqlite
+
+    def add(self, item: OutboxItem) -> bool:
+        """Queues a notice unless the same one (same key) was queued before."""
+        exists = self.session.scalar(select(outbox.c.id).where(outbox.c.key == item.key))
+        if exists is not None:
+            return False
+        try:
+            with self.session.begin_nested():
+                self.session.add(item)
+        except IntegrityError:
+            return False
+        return True
+
+    def get(self, item_id: int) -> OutboxItem | None:
+        return self.session.get(OutboxItem, item_id)
+
+    def claim(
+        self, channel: str, worker: str, at: datetime, lease: timedelta, limit: int
+    ) -> list[OutboxItem]:
+        """Takes due notices for delivery, as Jobs.claim does."""
+        stmt = (
+            select(OutboxItem)
+            .where(
+                outbox.c.channel == channel,
+                or_(
+                    and_(
+                        outbox.c.state == OutboxState.PENDING.value, outbox.c.next_attempt_at <= at
+                    ),
+                    and_(outbox.c.state == OutboxState.SENDING.value, outbox.c.lease_until < at),
+                ),
+            )
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+        )
+        if not self.sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        items = list(self.session.scalars(stmt))
+        for item in items:
+            item.state = OutboxState.SENDING
+            item.attempts += 1
+            item.lease_until = at + lease
+        return items
+
+    def list(
+        self,
+        channel: str | None = None,
+        state: OutboxState | None = None,
+        limit: int = 200,
+        version_id: str | None = None,
+    ) -> list[OutboxItem]:
+        stmt = select(OutboxItem).order_by(outbox.c.id.desc()).limit(limit)
+        if channel is not None:
+            stmt = stmt.where(outbox.c.channel == channel)
+        if state is not None:
+            stmt = stmt.where(outbox.c.state == state.value)
+        if version_id is not None:
+            stmt = stmt.where(outbox.c.version_id == version_id)
+        return list(self.session.scalars(stmt))
+
+    def counts(self, version_id: str, channel: str) -> dict[str, int]:
+        stmt = (
+            select(outbox.c.state, func.count())
+            .where(outbox.c.version_id == version_id, outbox.c.channel == channel)
+            .group_by(outbox.c.state)
+        )
+        return {str(state): int(n) for state, n in self.session.execute(stmt)}
+
+    def unfinished(self) -> int:
+        return (
+            self.session.scalar(
+                select(func.count()).where(
+                    outbox.c.state.in_([OutboxState.PENDING.value, OutboxState.SENDING.value])
+                )
+            )
+            or 0
+        )
