@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from commands import notices
+from commands.progress import Stage, stage
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, Product, Status, Version
@@ -96,7 +97,9 @@ def copy_omi(ctx: Context) -> Step:
         v = uow.versions.get(version.id)
         assert v is not None
         v.copy_made(copy_id)
-        return [_next("await_copy", v, core.clock())]
+        at = core.clock()
+        stage(uow, v, Stage.COPIED, at, copy_id)
+        return [_next("await_copy", v, at)]
 
     return Step(apply)
 
@@ -110,7 +113,13 @@ def await_copy(ctx: Context) -> Step:
     if image is None:
         raise StepFailed(f"the OMI copy {version.copy_id} disappeared from the cloud")
     if image.state == "available":
-        return Step(lambda uow: [_next("share_copy", version, core.clock())])
+
+        def apply(uow: UnitOfWork) -> list[Job]:
+            at = core.clock()
+            stage(uow, version, Stage.SHARING, at)
+            return [_next("share_copy", version, at)]
+
+        return Step(apply)
     if image.state in ("failed", "deleted", "deregistered"):
         why = f": {image.state_message}" if image.state_message else ""
         raise StepFailed(f"the OMI copy {image.image_id} ended {image.state}{why}")
@@ -151,6 +160,7 @@ def share_copy(ctx: Context) -> Step:
             return []
         locked.publication_done(v, at)
         notices.version_published(uow, locked, v, at)
+        stage(uow, v, Stage.PUBLISHED, at)
         if public:
             return []
         # Subscriptions that changed while sharing ran (subscribe() only queues access for
@@ -180,7 +190,14 @@ def delete_copy(ctx: Context) -> Step:
     copy_id = str(ctx.job.payload.get("copy_id") or "")
     if copy_id:
         ctx.core.cloud.distribution.delete(copy_id)
-    return Step()
+
+    def apply(uow: UnitOfWork) -> list[Job]:
+        version = uow.versions.get(str(ctx.job.version_id))
+        if version is not None and version.status is Status.UNPUBLISHED:
+            stage(uow, version, Stage.DELETED, ctx.core.clock(), copy_id)
+        return []
+
+    return Step(apply)
 
 
 def _account_access(ctx: Context, grant: bool) -> Step:
@@ -222,6 +239,7 @@ def on_failure(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
     if version is None or version.status is not Status.PUBLISHING:
         return
     version.failed(reason, at)
+    stage(uow, version, Stage.FAILED, at, reason)
     if version.copy_id:
         uow.jobs.add(
             Job(
