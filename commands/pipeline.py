@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Protocol
 
 from commands import notices
-from commands.progress import Stage, stage
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, Product, Status, Version
+from commands.progress import Stage, stage
 from storage.uow import UnitOfWork
 
 
