@@ -232,15 +232,16 @@ _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 def make_message_id(key: str, domain: str) -> str:
-    """`<hash.omi-bot@domain>`, the same for the same key, so a re-sent mail keeps its ID.
+    """`<hash@domain>`, the same for the same key, so a re-sent mail keeps its ID.
 
     The key is hashed so that whatever it contains (recipient address, IDs) is neither
-    disclosed nor able to break the header.
+    disclosed nor able to break the header. 128 bits keep the header on one line for domains
+    up to 31 characters: some parsers keep the leading space of a folded Message-ID.
     """
     if not _DOMAIN.fullmatch(domain or ""):
         raise ValueError(f"invalid Message-ID domain: {domain!r}")
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
-    return f"<{digest}.omi-bot@{domain.lower()}>"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{domain.lower()}>"
 
 
 def build_message(

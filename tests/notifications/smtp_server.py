@@ -140,7 +140,9 @@ class _Handler:
                         message=message_from_bytes(raw, policy=default_policy),  # type: ignore[arg-type]
                         raw=raw,
                         authenticated_as=session.auth_data if session.authenticated else None,
-                        tls=session.ssl is not None,
+                        # session.ssl is only set by STARTTLS, not for implicit TLS.
+                        tls=server.transport is not None
+                        and server.transport.get_extra_info("ssl_object") is not None,
                     )
                 )
                 if owner._drop_after is not None:

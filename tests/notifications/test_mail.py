@@ -379,7 +379,7 @@ def test_message_id_is_deterministic_per_key() -> None:
 
     assert first == make_message_id("outbox:42:alice@example.com", "marketplace.example")
     assert first != make_message_id("outbox:43:alice@example.com", "marketplace.example")
-    assert re.fullmatch(r"<[0-9a-f]{40}\.omi-bot@marketplace\.example>", first)
+    assert re.fullmatch(r"<[0-9a-f]{32}@marketplace\.example>", first)
     assert "alice" not in first  # the key is hashed, not disclosed
     with pytest.raises(ValueError):
         make_message_id("k", "example.org>\r\nBcc: x@evil")
