@@ -131,6 +131,10 @@ class _Handler:
                 owner._temporary_failures -= 1
                 owner._rejected += 1
                 return f"{owner._temporary_code} 4.3.0 Temporary failure, try again later"
+            elif owner._permanent_failures > 0:
+                owner._permanent_failures -= 1
+                owner._rejected += 1
+                return f"{owner._permanent_code} 5.6.0 Message rejected"
             else:
                 raw = bytes(envelope.original_content or b"")
                 owner._messages.append(
@@ -190,6 +194,8 @@ class SmtpTestServer:
         self._refused: dict[str, int] = {}
         self._temporary_failures = 0
         self._temporary_code = 451
+        self._permanent_failures = 0
+        self._permanent_code = 554
         self._drop_after: int | None = None
         self._drop_during_data = 0
         self._credentials: tuple[str, str] | None = None
@@ -251,7 +257,7 @@ class SmtpTestServer:
 
     @property
     def rejected(self) -> int:
-        """Messages answered with a temporary failure."""
+        """Messages refused after DATA (fail_temporarily / fail_permanently)."""
         with self._lock:
             return self._rejected
 
@@ -273,6 +279,12 @@ class SmtpTestServer:
         with self._lock:
             self._temporary_failures = n
             self._temporary_code = code
+
+    def fail_permanently(self, n: int, code: int = 554) -> None:
+        """The next `n` messages get `code` (5xx) after DATA instead of being accepted."""
+        with self._lock:
+            self._permanent_failures = n
+            self._permanent_code = code
 
     def drop_connection_after(self, n: int) -> None:
         """After accepting `n` more messages, close that connection (after the 250 reply)."""

@@ -174,6 +174,19 @@ def test_recipient_refused_for_good_fails_and_the_next_mail_still_goes(
     assert smtp_server.connections == 1
 
 
+def test_message_refused_for_good_after_data_fails(smtp_server: SmtpTestServer) -> None:
+    smtp_server.fail_permanently(1, code=554)
+    with transport_from_url(smtp_server.url, timeout=5) as transport:
+        rejected = transport.send(mail_to("alice@example.com"))
+        accepted = transport.send(mail_to("bob@example.com"))
+
+    assert rejected == Delivery(DeliveryStatus.FAILED, "554 5.6.0 Message rejected")
+    assert accepted.status is DeliveryStatus.SENT
+    assert [m.rcpt_tos for m in smtp_server.messages] == [("bob@example.com",)]
+    assert smtp_server.rejected == 1
+    assert smtp_server.connections == 1
+
+
 def test_recipient_refused_for_now_is_retry(smtp_server: SmtpTestServer) -> None:
     smtp_server.refuse_recipient("busy@example.com", code=450)
     with transport_from_url(smtp_server.url, timeout=5) as transport:
@@ -301,6 +314,19 @@ def test_login_works_and_the_password_never_leaks(
         assert PASSWORD not in text
         assert quote(PASSWORD, safe="") not in text
     assert "mailer" in repr(transport)
+
+
+def test_a_server_answer_echoing_the_password_is_redacted(smtp_server: SmtpTestServer) -> None:
+    # The server quotes the refused address; here the address happens to contain the password.
+    smtp_server.require_auth("mailer", "hunter2hunter2")
+    smtp_server.refuse_recipient("hunter2hunter2@example.com")
+    with transport_from_url(
+        f"smtp://mailer:hunter2hunter2@127.0.0.1:{smtp_server.port}", timeout=5
+    ) as transport:
+        delivery = transport.send(mail_to("hunter2hunter2@example.com"))
+
+    assert delivery.status is DeliveryStatus.FAILED
+    assert delivery.detail == "550 5.1.1 <***@example.com>: no such user"
 
 
 def test_starttls_is_refused_when_the_server_does_not_offer_it(
