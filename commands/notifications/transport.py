@@ -2,7 +2,9 @@
 
 `send` never raises for SMTP-level or network trouble: it returns a `Delivery` the outbox can
 record, with the server's own answer as detail. RETRY means "nothing permanent happened, try
-again later"; FAILED means the server refused this mail for good.
+again later" (4xx answers, network trouble, and configuration problems an operator can fix:
+refused login, missing STARTTLS, refused sender); FAILED means the server refused this mail
+for good (5xx for every recipient, or 5xx after DATA).
 """
 
 from __future__ import annotations
@@ -279,8 +281,8 @@ def _status_for(code: int) -> DeliveryStatus:
 
 
 class _DroppedBeforeData(Exception):
-    """The connection went away before the message content was sent: a retry cannot
-    duplicate the mail."""
+    """The connection went away (or the server announced it with 421) before the message
+    content was sent: a retry cannot duplicate the mail."""
 
 
 class SmtpTransport:
@@ -414,6 +416,9 @@ class SmtpTransport:
             raise _DroppedBeforeData(str(exc) or exc.__class__.__name__) from exc
         except UnicodeEncodeError:
             return Delivery(DeliveryStatus.FAILED, "non-ASCII address needs SMTPUTF8 support")
+        if code == 421:
+            # Typically the server timed out the idle connection and said so before closing.
+            raise _DroppedBeforeData(_answer(code, text))
         if code != 250:
             # A refused sender (no login, From not allowed…) is a configuration problem that
             # an operator can fix; the mail itself is fine, so keep it for later.
@@ -431,7 +436,7 @@ class SmtpTransport:
                 refused[recipient] = (553, "non-ASCII address needs SMTPUTF8 support")
                 continue
             if code == 421:
-                return self._refused(smtp, code, _answer(code, text))
+                raise _DroppedBeforeData(_answer(code, text))
             if 200 <= code < 300:
                 accepted.append(recipient)
             else:

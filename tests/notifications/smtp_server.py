@@ -158,6 +158,8 @@ class _Handler:
         if drop_now or drop_after:
             if drop_after:
                 await server.push(queued)
+                if owner._announce_drop:
+                    await server.push("421 4.4.2 Idle timeout, closing connection")
             assert server.transport is not None
             server.transport.close()
             # connection_lost() cancels this task; no reply must follow the close.
@@ -197,6 +199,7 @@ class SmtpTestServer:
         self._permanent_failures = 0
         self._permanent_code = 554
         self._drop_after: int | None = None
+        self._announce_drop = False
         self._drop_during_data = 0
         self._credentials: tuple[str, str] | None = None
         self._auth_attempts: list[str] = []
@@ -286,10 +289,15 @@ class SmtpTestServer:
             self._permanent_failures = n
             self._permanent_code = code
 
-    def drop_connection_after(self, n: int) -> None:
-        """After accepting `n` more messages, close that connection (after the 250 reply)."""
+    def drop_connection_after(self, n: int, *, announce: bool = False) -> None:
+        """After accepting `n` more messages, close that connection (after the 250 reply).
+
+        With `announce`, say "421 4.4.2 … closing connection" first, as servers do when an
+        idle connection times out.
+        """
         with self._lock:
             self._drop_after = n
+            self._announce_drop = announce
 
     def drop_during_data(self, n: int = 1) -> None:
         """The next `n` messages: close the connection after DATA, without any reply."""

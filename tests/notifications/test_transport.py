@@ -210,8 +210,11 @@ def test_partly_refused_recipients_do_not_block_the_others(smtp_server: SmtpTest
     assert smtp_server.messages[0].rcpt_tos == ("alice@example.com",)
 
 
-def test_connection_closed_between_mails_is_reopened_once(smtp_server: SmtpTestServer) -> None:
-    smtp_server.drop_connection_after(1)
+@pytest.mark.parametrize("announce", [False, True], ids=["silent", "421"])
+def test_connection_closed_between_mails_is_reopened_once(
+    smtp_server: SmtpTestServer, announce: bool
+) -> None:
+    smtp_server.drop_connection_after(1, announce=announce)
     with transport_from_url(smtp_server.url, timeout=5) as transport:
         results = [transport.send(mail_to(f"user{i}@example.com")) for i in range(3)]
 
