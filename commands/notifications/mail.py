@@ -138,16 +138,16 @@ def _environment() -> Environment:
 _SUBJECT_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(_SUBJECT_UNSAFE.sub(" ", text).split())
+
+
 def clean_subject(subject: str, max_length: int = SUBJECT_MAX_LENGTH) -> str:
     """One line, no control characters, bounded length."""
-    one_line = " ".join(_SUBJECT_UNSAFE.sub(" ", subject).split())
+    one_line = _one_line(subject)
     if len(one_line) > max_length:
         one_line = one_line[: max_length - 1].rstrip() + "…"
     return one_line
-
-
-def _one_line(text: str) -> str:
-    return " ".join(_SUBJECT_UNSAFE.sub(" ", text).split())
 
 
 def _one_line_version(version: VersionFacts) -> VersionFacts:
