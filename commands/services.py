@@ -584,6 +584,27 @@ def remove_subscriber(core: Core, account_id: str) -> None:
             uow.commit()
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Who a publication reaches: subscriber accounts and distinct mail recipients (the
+    subscribers' contacts and their organizations' administrators)."""
+
+    accounts: int
+    recipients: int
+
+
+def audience(core: Core, product_code: str) -> Audience:
+    with core.uow() as uow:
+        get_product(uow, product_code)
+        subs = uow.subscribers.list(product_code)
+        emails = {s.email.lower() for s in subs}
+        for org_id in {s.organization_id for s in subs}:
+            org = uow.subscribers.organization_by_id(org_id)
+            if org is not None:
+                emails.update(e.lower() for e in org.admin_emails)
+        return Audience(accounts=len(subs), recipients=len(emails))
+
+
 def is_settled(core: Core, version_id: str) -> bool:
     """No job of the version is left to run."""
     with core.uow() as uow:
