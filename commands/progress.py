@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from commands.model import Version
+from commands.model import OutboxItem, Version
 from storage.uow import UnitOfWork
 
 
@@ -21,4 +21,67 @@ class Stage(StrEnum):
 def stage(
     uow: UnitOfWork, version: Version, reached: Stage, at: datetime, detail: str = ""
 ) -> None:
-    """Called by the pipeline each time a version reaches a stage."""
+    """Called by the pipeline each time a version reaches a stage. Only requests made from
+    Slack have a thread to report to; a version published from the CLI is left alone."""
+    request = uow.requests.about_version(version.id, version.product_code)
+    if request is None:
+        return
+    surface = request.surface or {}
+    channel, ts = surface.get("channel"), surface.get("ts")
+    if not channel or not ts:
+        return
+    language = str(surface.get("lang") or "en")
+    uow.outbox.add(
+        OutboxItem(
+            channel="slack",
+            key=f"progress:{version.id}:{reached.value}",
+            event=f"progress_{reached.value}",
+            product_code=version.product_code,
+            version_id=version.id,
+            recipient=str(channel),
+            language=language,
+            payload={
+                "text": progress_text(language, version, reached, detail),
+                "thread_ts": str(ts),
+                "notify_user": request.requested_by,
+            },
+            at=at,
+        )
+    )
+
+
+_TEXTS: dict[str, dict[Stage, str]] = {
+    "en": {
+        Stage.COPIED: ":hourglass_flowing_sand: Version {id}: OMI copy {detail} created, "
+        "waiting until it is available.",
+        Stage.SHARING: ":arrows_counterclockwise: Version {id}: the OMI copy is available and "
+        "is being shared with the subscribers.",
+        Stage.PUBLISHED: ":white_check_mark: Version {id} ({software}) of product {code} is "
+        "published; subscribers and organization administrators are told by email.",
+        Stage.FAILED: ":x: Version {id} of product {code} could not be published: {detail}",
+        Stage.DELETED: ":wastebasket: Version {id}: OMI copy {detail} was deleted from the "
+        "OUTSCALE Cloud; VMs already launched from it keep running.",
+    },
+    "fr": {
+        Stage.COPIED: ":hourglass_flowing_sand: Version {id} : copie de l'OMI {detail} créée, "
+        "en attente de disponibilité.",
+        Stage.SHARING: ":arrows_counterclockwise: Version {id} : la copie de l'OMI est "
+        "disponible et en cours de partage avec les souscripteurs.",
+        Stage.PUBLISHED: ":white_check_mark: La version {id} ({software}) du produit {code} est "
+        "publiée ; les souscripteurs et administrateurs de l'organisation sont avertis par "
+        "e-mail.",
+        Stage.FAILED: ":x: La version {id} du produit {code} n'a pas pu être publiée : {detail}",
+        Stage.DELETED: ":wastebasket: Version {id} : la copie de l'OMI {detail} a été supprimée "
+        "du Cloud OUTSCALE ; les VM déjà lancées continuent de fonctionner.",
+    },
+}
+
+
+def progress_text(language: str, version: Version, reached: Stage, detail: str = "") -> str:
+    texts = _TEXTS.get(language, _TEXTS["en"])
+    return texts[reached].format(
+        id=version.id,
+        code=version.product_code,
+        software=version.software_version or "-",
+        detail=detail or "-",
+    )

@@ -17,6 +17,7 @@ from commands.model import (
     OutboxState,
     Product,
     Request,
+    RequestKind,
     RequestState,
     Status,
     Subscriber,
@@ -133,6 +134,28 @@ class Requests:
         if product_codes is not None:
             stmt = stmt.where(requests.c.product_code.in_(product_codes))
         return list(self.session.scalars(stmt.order_by(requests.c.id)))
+
+    def about_version(self, version_id: str, product_code: str) -> Request | None:
+        """The latest request that decided this version's fate: its own publish or unpublish
+        request, else an approved unpublication of its whole product."""
+        own = self.session.scalars(
+            select(Request)
+            .where(requests.c.version_id == version_id)
+            .order_by(requests.c.id.desc())
+            .limit(1)
+        ).first()
+        if own is not None:
+            return own
+        return self.session.scalars(
+            select(Request)
+            .where(
+                requests.c.product_code == product_code,
+                requests.c.kind == RequestKind.UNPUBLISH_PRODUCT.value,
+                requests.c.state == RequestState.APPROVED.value,
+            )
+            .order_by(requests.c.id.desc())
+            .limit(1)
+        ).first()
 
     def by_requester(self, user_id: str, limit: int = 10) -> list[Request]:
         stmt = (
