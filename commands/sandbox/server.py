@@ -43,6 +43,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; with Nagle's algorithm and delayed ACKs each
+        # keep-alive request would then stall about 40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def do_POST(self) -> None:
         if self.path.split("?", 1)[0] == "/_sandbox/knobs":
             self._knobs()
@@ -198,7 +204,11 @@ class SandboxServer:
         """Serve in a background daemon thread."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, name=f"osc-sandbox-{self.port}", daemon=True
+                # A short poll interval keeps stop() quick.
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"osc-sandbox-{self.port}",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -246,8 +256,8 @@ def main(host: str, port: int, accounts_file: str | None, copy_delay: float) -> 
         print(f"omi-bot sandbox: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         raise SystemExit(2) from None
     server.verbose = True
-    print(_banner(server, demo=accounts_file is None), flush=True)
     try:
+        print(_banner(server, demo=accounts_file is None), flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         print("\nomi-bot sandbox: stopped", flush=True)
