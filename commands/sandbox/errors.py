@@ -199,3 +199,7 @@ def not_emulated(action: str) -> ApiError:
         "OperationNotSupported",
         f"The action '{action}' exists in the OUTSCALE API but is not emulated by the sandbox.",
     )
+
+
+def internal_error() -> ApiError:
+    return ApiError(500, "0", "DefaultError", "Internal error of the sandbox (see its stderr).")

@@ -14,8 +14,13 @@ passing here does not fail in production:
 - ``CreateImage``, ``UpdateImage``, ``DeleteImage``, ``CreateTags`` and ``DeleteTags`` on an
   OMI the caller cannot see answer 5023, as if it did not exist; on one it can see but does
   not own they answer 401 ``AccessDenied``/4.
+- ``ReadProductTypes`` needs no signature (``security: []`` in the spec), but a request that
+  does carry one must carry a valid one.
+- An empty list in a ``ReadImages`` filter does not filter.
 - Whether a copy will fail (``fail_copies``) is decided when it is created; its state becomes
   final ``copy_delay`` seconds later, computed from the clock on each read (no threads).
+- A bug in the sandbox answers 500 with an ``Errors`` body (and a traceback on stderr); the
+  SDK retries 500, so such a bug shows up as slow, repeated failures.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import re
 import secrets
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -404,8 +410,13 @@ class Sandbox:
 
     @property
     def calls(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """A copy: clear the record with ``clear_calls()``."""
         with self._lock:
             return list(self._calls)
+
+    def clear_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
 
     def calls_to(self, action: str) -> list[tuple[str, dict[str, Any]]]:
         """``(account_id, params)`` of the authenticated calls of ``action``."""
@@ -467,10 +478,16 @@ class Sandbox:
         try:
             return 200, self._handle(method, path, lowered, body, request_id)
         except errors.ApiError as exc:
-            return exc.status, {
-                "Errors": [exc.entry()],
-                "ResponseContext": {"RequestId": request_id},
-            }
+            failure = exc
+        except Exception:
+            # A sandbox bug: answer like the API's internal errors instead of dropping the
+            # connection, and leave the traceback where the developer will look.
+            traceback.print_exc()
+            failure = errors.internal_error()
+        return failure.status, {
+            "Errors": [failure.entry()],
+            "ResponseContext": {"RequestId": request_id},
+        }
 
     def _handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes, request_id: str
@@ -852,11 +869,15 @@ _BOOL_FILTERS: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 
 def _matches(view: dict[str, Any], filters: dict[str, Any]) -> bool:
-    """Filters combine with AND; the values of one list filter combine with OR."""
+    """Filters combine with AND; the values of one list filter combine with OR.
+
+    An empty list does not filter, so ``"ImageIds": []`` lists every visible OMI: never pass
+    an empty list to mean "none".
+    """
     for name, wanted in filters.items():
         if name in _BOOL_FILTERS:
             if _BOOL_FILTERS[name](view) != wanted:
                 return False
-        elif not _LIST_FILTERS[name](view, wanted):
+        elif wanted and not _LIST_FILTERS[name](view, wanted):
             return False
     return True

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from commands.sandbox import Sandbox
+from commands.sandbox import Sandbox, spec
 from tests.sandbox._support import (
     PUBLIC_IMAGE,
     SELLER_0001,
@@ -210,3 +210,24 @@ def test_bad_paging_parameters_are_rejected(seller: Client) -> None:
         status, body = seller.error("ReadImages", **params)
         assert status == 400, params
         assert error_code(body) == ("4047", "InvalidParameterValue"), params
+
+
+def sample_value(schema: dict[str, Any]) -> Any:
+    if schema.get("type") == "boolean":
+        return True
+    items = schema["items"]
+    if "$ref" in items:  # BootMode, an enum
+        return ["legacy"]
+    return [1] if items["type"] == "integer" else ["x"]
+
+
+def test_every_filter_of_the_spec_is_understood(seller: Client) -> None:
+    properties = spec.schemas()["FiltersImage"]["properties"]
+    assert len(properties) > 20
+    for name, schema in properties.items():
+        answer = seller.ReadImages(Filters={name: sample_value(schema)})
+        assert isinstance(answer["Images"], list), name
+
+
+def test_an_empty_filter_list_does_not_filter(seller: Client) -> None:
+    assert ids(seller.ReadImages(Filters={"ImageIds": []})) == [*SELLER_ALL, PUBLIC_IMAGE]

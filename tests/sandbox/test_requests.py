@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from commands.sandbox import Sandbox, SandboxServer
 from tests.sandbox._support import SELLER, SELLER_ID, Client, error_code, post, signed_headers
 
@@ -66,3 +68,22 @@ def test_every_answer_has_its_own_request_id(seller: Client) -> None:
     second = seller.ReadAccounts()["ResponseContext"]["RequestId"]
     assert first != second
     assert len(first) == 36
+
+
+def test_a_sandbox_bug_answers_500_with_an_errors_body(
+    seller: Client, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    def broken(*_: object) -> dict:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(Sandbox._ACTIONS, "ReadAccounts", broken)
+    status, body = seller.error("ReadAccounts")
+    assert (status, error_code(body)) == (500, ("0", "DefaultError"))
+    assert "RuntimeError: boom" in capsys.readouterr().err
+
+
+def test_clear_calls(seller: Client, sandbox: Sandbox) -> None:
+    seller.ReadAccounts()
+    assert len(sandbox.calls) == 1
+    sandbox.clear_calls()
+    assert sandbox.calls == []
