@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from commands import services
 from commands.bootstrap import Core, bootstrap
@@ -28,29 +29,48 @@ SUB_A, SUB_B, SUB_C = "333333333333", "444444444444", "555555555555"
 OMI_1, OMI_2, OMI_3 = "ami-5e11e001", "ami-5e11e002", "ami-5e11e003"
 OMI_NO_CODE, OMI_OTHER_CODE = "ami-5e11e004", "ami-5e11e005"
 
-TEST_DATABASE_URL = os.environ.get("OMI_TEST_DATABASE_URL", "")
+BASE_TEST_DATABASE_URL = os.environ.get("OMI_TEST_DATABASE_URL", "")
+# Each run gets a schema of its own in the PostgreSQL database, so two runs side by side (a
+# developer's and CI's) never truncate each other's tables.
+PG_SCHEMA = f"omibot_test_{os.getpid()}"
+TEST_DATABASE_URL = (
+    str(
+        make_url(BASE_TEST_DATABASE_URL)
+        .update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"})
+        .render_as_string(hide_password=False)
+    )
+    if BASE_TEST_DATABASE_URL
+    else ""
+)
 
 
 def pytest_report_header() -> str:
-    return f"omi-bot database: {TEST_DATABASE_URL or 'SQLite (a file per test)'}"
+    if BASE_TEST_DATABASE_URL:
+        return f"omi-bot database: {BASE_TEST_DATABASE_URL} (schema {PG_SCHEMA})"
+    return "omi-bot database: SQLite (a file per test)"
 
 
 @pytest.fixture(scope="session")
-def _template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The migrated schema, made once: a SQLite file to copy, or the PostgreSQL database."""
+def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The migrated schema, made once: a SQLite file to copy, or a PostgreSQL schema."""
     if TEST_DATABASE_URL:
+        admin = make_engine(BASE_TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
         engine = make_engine(TEST_DATABASE_URL)
-        with engine.begin() as conn:
-            metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade(engine)
         engine.dispose()
-        return TEST_DATABASE_URL
+        yield TEST_DATABASE_URL
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        admin.dispose()
+        return
     path = tmp_path_factory.mktemp("template") / "omi-bot.db"
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     engine.dispose()
-    return str(path)
+    yield str(path)
 
 
 @pytest.fixture
