@@ -1,0 +1,590 @@
+"""Slack posts from the outbox: announcements to subscriber channels (R4, R8, R9, R10) and the
+progress of a request in its thread.
+
+Delivery promises, and how they are kept:
+
+- Paced: Slack allows about one message per second per channel. The last post time of each
+  channel is kept in the process; an item for a channel posted too recently goes back to the
+  outbox for one second later instead of making the worker sleep, so other channels go on.
+- 429: the item goes back for `Retry-After` seconds and the method is paused as long for every
+  channel (Slack's limits are per method and workspace); it is not a failed attempt.
+- Never lost: transient trouble (network, Slack's own errors) is retried with backoff; only a
+  refusal that cannot change by itself (channel gone, bot not in it, bad blocks) fails an item,
+  with Slack's error recorded.
+- Never twice: items are claimed with a lease (SKIP LOCKED on PostgreSQL), and each outcome is
+  committed right after its post. Slack's chat.postMessage has no idempotency key, so a crash
+  between a post and its record re-posts that one message when the lease runs out; no other.
+  The item's key travels in the message metadata so such a duplicate can be traced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from commands.bootstrap import Core
+from commands.model import OutboxItem, OutboxState
+from commands.notifications.transport import backoff
+
+__all__ = [
+    "ANNOUNCEMENTS",
+    "PERMANENT_ERRORS",
+    "Pacer",
+    "deliver_slack",
+    "render_announcement",
+    "slack_deliverer_from_env",
+]
+
+log = logging.getLogger(__name__)
+
+ANNOUNCEMENTS = frozenset({"version_published", "version_unpublished", "product_unpublished"})
+PROGRESS_PREFIX = "progress_"
+CHANNEL_INTERVAL = timedelta(seconds=1)
+DEFAULT_API_URL = "https://slack.com/api/"
+
+# Refusals that the same call will meet again: retrying only delays telling the operator.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "channel_is_archived",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "msg_too_long",
+        "no_text",
+        "too_many_attachments",
+        "restricted_action",
+        "restricted_action_read_only_channel",
+        "restricted_action_thread_only_channel",
+        "restricted_action_non_threadable_channel",
+        "cannot_reply_to_message",
+        "user_not_found",
+        "user_disabled",
+        "user_not_visible",
+        "cannot_dm_bot",
+        "invalid_arguments",
+        "invalid_arg_name",
+        "duplicate_channel_not_found",
+        "team_access_not_granted",
+    }
+)
+
+
+# -- pacing -------------------------------------------------------------------------------------
+
+
+class Pacer:
+    """Per-channel last post times of this process, shared by its threads."""
+
+    def __init__(self, interval: timedelta = CHANNEL_INTERVAL) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last: dict[str, datetime] = {}
+        self._paused_until: datetime | None = None
+
+    def reserve(self, channel: str, at: datetime) -> datetime | None:
+        """Takes the channel's slot at `at`, or returns when the next slot opens. Taking the
+        slot before posting keeps two threads from posting to one channel in the same second."""
+        with self._lock:
+            if self._paused_until is not None and at < self._paused_until:
+                return self._paused_until
+            last = self._last.get(channel)
+            if last is not None and at < last + self.interval:
+                return last + self.interval
+            self._last[channel] = at
+            return None
+
+    def pause(self, until: datetime) -> None:
+        with self._lock:
+            if self._paused_until is None or until > self._paused_until:
+                self._paused_until = until
+
+    def reset(self) -> None:
+        with self._lock:
+            self._last.clear()
+            self._paused_until = None
+
+
+PACER = Pacer()
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+def _escape(text: object) -> str:
+    # Seller input (product names, release notes) must not become mentions or links.
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_MONTHS = {
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+    "fr": (
+        "janvier", "février", "mars", "avril", "mai", "juin",
+        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    ),
+}  # fmt: skip
+
+
+def _date(value: object, language: str) -> str:
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return ""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    at = at.astimezone(UTC)
+    day = "1er" if language == "fr" and at.day == 1 else str(at.day)
+    return f"{day} {_MONTHS[language][at.month - 1]} {at.year}"
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "published_header": "New version of {name}",
+        "published": "Version *{sv}* of *{name}* (product code `{code}`) is published.",
+        "published_fallback": "Version {sv} of {name} (product code {code}) is published.",
+        "upgrade": (
+            "We advise you to upgrade: launch your new virtual machines from the OMI copy "
+            "`{copy}`, available to your account now. VMs launched from earlier versions are "
+            "not affected."
+        ),
+        "upgrade_no_copy": (
+            "We advise you to upgrade to this version. VMs launched from earlier versions are "
+            "not affected."
+        ),
+        "release_note": "*Release note*",
+        "version_id": "*Version ID*",
+        "software_version": "*Software version*",
+        "operating_system": "*Operating system*",
+        "copy_id": "*OMI copy ID*",
+        "unpublished_header": "Version of {name} unpublished",
+        "unpublished": "Version *{sv}* of *{name}* (product code `{code}`) is unpublished.",
+        "unpublished_fallback": "Version {sv} of {name} (product code {code}) is unpublished.",
+        "product_header": "{name} unpublished",
+        "product": (
+            "*{name}* (product code `{code}`) is unpublished: all its versions are withdrawn."
+        ),
+        "product_fallback": "{name} (product code {code}) is unpublished.",
+        "withdrawn": "*Withdrawn versions*",
+        "deleted": (
+            "The OMI copy of {what} is deleted from the OUTSCALE Cloud: no new VM can be launched "
+            "from it. VMs already running keep running."
+        ),
+        "this_version": "this version",
+        "these_versions": "these versions",
+        "last_available": "The last available version is now *{sv}* (`{id}`).",
+        "none_left": "No version of {name} is available any more.",
+        "date": "OUTSCALE Marketplace · {date}",
+    },
+    "fr": {
+        "published_header": "Nouvelle version de {name}",
+        "published": "La version *{sv}* de *{name}* (code produit `{code}`) est publiée.",
+        "published_fallback": "La version {sv} de {name} (code produit {code}) est publiée.",
+        "upgrade": (
+            "Nous vous recommandons de mettre à niveau : lancez vos nouvelles machines "
+            "virtuelles à partir de la copie de l'OMI `{copy}`, dès à présent disponible pour "
+            "votre compte. Les VM lancées depuis des versions précédentes ne sont pas affectées."
+        ),
+        "upgrade_no_copy": (
+            "Nous vous recommandons de mettre à niveau vers cette version. Les VM lancées depuis "
+            "des versions précédentes ne sont pas affectées."
+        ),
+        "release_note": "*Note de release*",
+        "version_id": "*ID de la version*",
+        "software_version": "*Version du logiciel*",
+        "operating_system": "*Système d'exploitation*",
+        "copy_id": "*ID de la copie de l'OMI*",
+        "unpublished_header": "Version de {name} dépubliée",
+        "unpublished": "La version *{sv}* de *{name}* (code produit `{code}`) est dépubliée.",
+        "unpublished_fallback": "La version {sv} de {name} (code produit {code}) est dépubliée.",
+        "product_header": "{name} dépublié",
+        "product": (
+            "*{name}* (code produit `{code}`) est dépublié : toutes ses versions sont retirées."
+        ),
+        "product_fallback": "{name} (code produit {code}) est dépublié.",
+        "withdrawn": "*Versions retirées*",
+        "deleted": (
+            "La copie de l'OMI de {what} est supprimée du Cloud OUTSCALE : aucune nouvelle VM ne "
+            "peut en être lancée. Les VM déjà lancées continuent de fonctionner."
+        ),
+        "this_version": "cette version",
+        "these_versions": "ces versions",
+        "last_available": "La dernière version disponible est désormais *{sv}* (`{id}`).",
+        "none_left": "Plus aucune version de {name} n'est disponible.",
+        "date": "OUTSCALE Marketplace · {date}",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str  # the notification and screen-reader fallback
+    blocks: list[dict[str, Any]]
+
+
+def _language(value: str | None) -> str:
+    primary = (value or "").strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in TEXTS else "en"
+
+
+def render_announcement(payload: Mapping[str, Any], language: str | None) -> Rendered:
+    """An announcement's Block Kit message in the subscriber's language."""
+    lang = _language(language)
+    t = TEXTS[lang]
+    event = str(payload.get("event") or "")
+    code = _escape(payload.get("product_code") or "")
+    raw_name = str(payload.get("product_name") or payload.get("product_code") or "")
+    name = _escape(raw_name)
+    versions = [v for v in payload.get("versions") or [] if isinstance(v, Mapping)]
+    first: Mapping[str, Any] = versions[0] if versions else {}
+    sv = _escape(first.get("software_version") or first.get("id") or "")
+    blocks: list[Block] = []
+
+    def header(template: str) -> None:
+        blocks.append(HeaderBlock(text=_clip(template.format(name=raw_name), 150)))
+
+    def fields(version: Mapping[str, Any]) -> list[MarkdownTextObject]:
+        found = [
+            (t["version_id"], f"`{_escape(version.get('id') or '')}`"),
+            (t["software_version"], _escape(version.get("software_version") or "")),
+            (t["operating_system"], _escape(version.get("operating_system") or "")),
+            (t["copy_id"], f"`{_escape(version['omi_copy_id'])}`")
+            if version.get("omi_copy_id")
+            else ("", ""),
+        ]
+        return [
+            MarkdownTextObject(text=_clip(f"{label}\n{value}", 2000))
+            for label, value in found
+            if label and value and value != "``"
+        ]
+
+    if event == "version_published":
+        header(t["published_header"])
+        text = t["published_fallback"].format(
+            sv=first.get("software_version"), name=raw_name, code=payload.get("product_code")
+        )
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=t["published"].format(sv=sv, name=name, code=code)),
+                fields=fields(first) or None,
+            )
+        )
+        note = str(first.get("release_note") or "").strip()
+        if note:
+            blocks.append(
+                SectionBlock(
+                    text=MarkdownTextObject(
+                        text=_clip(f"{t['release_note']}\n{_escape(note)}", 3000)
+                    )
+                )
+            )
+        copy = first.get("omi_copy_id")
+        upgrade = t["upgrade"].format(copy=_escape(copy)) if copy else t["upgrade_no_copy"]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=upgrade)))
+    elif event in ("version_unpublished", "product_unpublished"):
+        if event == "version_unpublished":
+            header(t["unpublished_header"])
+            text = t["unpublished_fallback"].format(
+                sv=first.get("software_version"), name=raw_name, code=payload.get("product_code")
+            )
+            lead = t["unpublished"].format(sv=sv, name=name, code=code)
+            blocks.append(
+                SectionBlock(text=MarkdownTextObject(text=lead), fields=fields(first) or None)
+            )
+            what = t["this_version"]
+        else:
+            header(t["product_header"])
+            text = t["product_fallback"].format(name=raw_name, code=payload.get("product_code"))
+            blocks.append(
+                SectionBlock(
+                    text=MarkdownTextObject(text=t["product"].format(name=name, code=code))
+                )
+            )
+            lines = [
+                f"• {_escape(v.get('software_version') or '')} (`{_escape(v.get('id') or '')}`)"
+                + (f" · `{_escape(v['omi_copy_id'])}`" if v.get("omi_copy_id") else "")
+                for v in versions
+            ]
+            if lines:
+                listing = _clip(t["withdrawn"] + "\n" + "\n".join(lines), 3000)
+                blocks.append(SectionBlock(text=MarkdownTextObject(text=listing)))
+            what = t["this_version"] if len(versions) == 1 else t["these_versions"]
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=t["deleted"].format(what=what))))
+        last = payload.get("last_available")
+        if isinstance(last, Mapping) and last.get("id"):
+            remaining = t["last_available"].format(
+                sv=_escape(last.get("software_version") or last["id"]), id=_escape(last["id"])
+            )
+        else:
+            remaining = t["none_left"].format(name=name)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=remaining)))
+    else:
+        raise ValueError(f"unknown announcement {event!r}")
+    when = _date(payload.get("date"), lang)
+    if when:
+        blocks.append(DividerBlock())
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t["date"].format(date=when))]))
+    return Rendered(text=text, blocks=[b.to_dict() for b in blocks])
+
+
+# -- delivery -----------------------------------------------------------------------------------
+
+
+class _PutBack(Exception):
+    """Not now, not a failure: try again at `at`."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+
+class _Failed(Exception):
+    """Slack refused for good."""
+
+
+class _Retry(Exception):
+    """Worth another attempt later."""
+
+
+def _slack_error(error: SlackApiError) -> str:
+    data = error.response.data if isinstance(error.response.data, dict) else {}
+    return str(data.get("error") or f"HTTP {error.response.status_code}")
+
+
+def _retry_after(error: SlackApiError) -> float:
+    headers = {k.lower(): v for k, v in (error.response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    try:
+        return max(1.0, float(raw)) if raw is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
+class _Delivery:
+    def __init__(
+        self, core: Core, worker: str, client: WebClient, pacer: Pacer, item: OutboxItem
+    ) -> None:
+        self.core = core
+        self.worker = worker
+        self.client = client
+        self.pacer = pacer
+        self.item = item
+
+    def call(self, channel_key: str, method: Callable[..., Any], **kwargs: Any) -> Any:
+        """One Web API call that posts to `channel_key`, paced and classified."""
+        at = self.core.clock()
+        if channel_key:
+            wait = self.pacer.reserve(channel_key, at)
+            if wait is not None:
+                raise _PutBack(wait)
+        try:
+            return method(**kwargs)
+        except SlackApiError as error:
+            if error.response.status_code == 429:
+                until = self.core.clock() + timedelta(seconds=_retry_after(error))
+                self.pacer.pause(until)
+                raise _PutBack(until) from None
+            reason = _slack_error(error)
+            if reason in PERMANENT_ERRORS:
+                raise _Failed(reason) from None
+            raise _Retry(reason) from None
+        except (SlackClientError, OSError) as error:
+            # Network trouble: the post may or may not have landed; only a later retry is safe.
+            raise _Retry(f"{type(error).__name__}: {error}") from None
+
+    def run(self) -> dict[str, Any]:
+        """Posts the item; returns what to merge into its payload on success."""
+        payload = self.item.payload
+        if self.item.event in ANNOUNCEMENTS:
+            rendered = render_announcement(payload, self.item.language)
+            self.call(
+                self.item.recipient,
+                self.client.chat_postMessage,
+                channel=self.item.recipient,
+                text=rendered.text,
+                blocks=rendered.blocks,
+                unfurl_links=False,
+                metadata={"event_type": "omi_bot_notice", "event_payload": {"key": self.item.key}},
+            )
+            return {}
+        if self.item.event.startswith(PROGRESS_PREFIX):
+            return self.progress(payload)
+        raise _Failed(f"unknown Slack notice {self.item.event!r}")
+
+    def progress(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        text = str(payload.get("text") or "")
+        blocks = payload.get("blocks") or None
+        if self.item.recipient and not payload.get("posted_ts"):
+            args: dict[str, Any] = {"channel": self.item.recipient, "text": text}
+            if blocks:
+                args["blocks"] = blocks
+            if payload.get("thread_ts"):
+                args["thread_ts"] = str(payload["thread_ts"])
+            answer = self.call(self.item.recipient, self.client.chat_postMessage, **args)
+            # The thread post is recorded before the DM, so retrying the DM never repeats it.
+            self.checkpoint({"posted_ts": str(answer.get("ts") or "posted")})
+        user = str(payload.get("notify_user") or "")
+        if user:
+            opened = self.call("", self.client.conversations_open, users=user)
+            dm = str((opened.get("channel") or {}).get("id") or "")
+            if not dm:
+                raise _Retry("conversations.open gave no channel")
+            dm_args: dict[str, Any] = {"channel": dm, "text": text}
+            if blocks:
+                dm_args["blocks"] = blocks
+            self.call(dm, self.client.chat_postMessage, **dm_args)
+        return {}
+
+    def _held(self, uow: Any) -> OutboxItem | None:
+        item = uow.outbox.get(self.item.id)
+        if (
+            item is None
+            or item.state is not OutboxState.SENDING
+            or item.attempts != self.item.attempts
+        ):
+            return None  # the lease ran out and another worker owns it now
+        return item
+
+    def checkpoint(self, merge: Mapping[str, Any]) -> None:
+        with self.core.uow() as uow:
+            item = self._held(uow)
+            if item is None:
+                raise _Lost()
+            item.payload = {**item.payload, **merge}
+            uow.commit()
+            self.item.payload = dict(item.payload)
+
+    def record(
+        self,
+        state: OutboxState,
+        *,
+        error: str | None = None,
+        at: datetime | None = None,
+        counted: bool = True,
+    ) -> None:
+        with self.core.uow() as uow:
+            item = self._held(uow)
+            if item is None:
+                log.warning("slack notice %s was taken over by another worker", self.item.id)
+                return
+            now = self.core.clock()
+            item.lease_until = None
+            item.state = state
+            if error is not None:
+                item.last_error = error[:1000]
+            if state is OutboxState.SENT:
+                item.sent_at = now
+            elif state is OutboxState.PENDING:
+                item.next_attempt_at = at or now
+                if not counted:
+                    item.attempts -= 1
+            uow.commit()
+
+
+class _Lost(Exception):
+    """Another worker took the item over."""
+
+
+def deliver_slack(
+    core: Core,
+    worker_name: str,
+    client: WebClient,
+    batch: int = 50,
+    *,
+    pacer: Pacer | None = None,
+) -> int:
+    """Claims due Slack notices and posts them. Returns how many were sent or failed."""
+    pacer = pacer or PACER
+    lease = timedelta(seconds=core.settings.job_lease_seconds)
+    with core.uow() as uow:
+        items = uow.outbox.claim("slack", worker_name, core.clock(), lease, batch)
+        uow.commit()
+    done = 0
+    for item in items:
+        delivery = _Delivery(core, worker_name, client, pacer, item)
+        try:
+            delivery.run()
+        except _PutBack as later:
+            delivery.record(OutboxState.PENDING, at=later.at, counted=False)
+            continue
+        except _Failed as refused:
+            log.warning("slack notice %s to %s failed: %s", item.id, item.recipient, refused)
+            delivery.record(OutboxState.FAILED, error=str(refused))
+            done += 1
+            continue
+        except _Retry as trouble:
+            reason = str(trouble)
+            if item.attempts >= core.settings.job_max_attempts:
+                log.warning(
+                    "slack notice %s gave up after %s attempts: %s", item.id, item.attempts, reason
+                )
+                delivery.record(OutboxState.FAILED, error=reason)
+                done += 1
+            else:
+                wait = backoff(item.attempts, base=core.settings.retry_base_seconds)
+                log.info("slack notice %s will retry in %.0fs: %s", item.id, wait, reason)
+                delivery.record(
+                    OutboxState.PENDING, error=reason, at=core.clock() + timedelta(seconds=wait)
+                )
+            continue
+        except _Lost:
+            log.warning("slack notice %s was taken over by another worker", item.id)
+            continue
+        except Exception as error:  # a bug must not strand the rest of the batch
+            log.exception("slack notice %s could not be posted", item.id)
+            delivery.record(
+                OutboxState.PENDING,
+                error=f"{type(error).__name__}",
+                at=core.clock()
+                + timedelta(seconds=backoff(item.attempts, base=core.settings.retry_base_seconds)),
+            )
+            continue
+        delivery.record(OutboxState.SENT)
+        done += 1
+    return done
+
+
+def slack_client(token: str, api_url: str | None = None) -> WebClient:
+    """A client without slack_sdk's retry handlers: a 429 must not block the worker."""
+    base = (api_url or "").strip() or DEFAULT_API_URL
+    if not base.endswith("/"):
+        base += "/"  # WebClient joins method names with urljoin
+    return WebClient(token=token, base_url=base, timeout=15, retry_handlers=[])
+
+
+def slack_deliverer_from_env(
+    core: Core, worker_name: str, environ: Mapping[str, str] | None = None
+) -> Sequence[Callable[[], int]]:
+    """The Slack deliverer when `SLACK_BOT_TOKEN` is set; none otherwise."""
+    env = os.environ if environ is None else environ
+    token = (env.get("SLACK_BOT_TOKEN") or "").strip()
+    if not token:
+        return []
+    client = slack_client(token, env.get("SLACK_API_URL"))
+    return [lambda: deliver_slack(core, worker_name, client)]
