@@ -1,0 +1,34 @@
+"""Events API listeners: App Home."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.home import publish_home
+
+__all__ = ["register"]
+
+log = logging.getLogger("bot.listeners.events")
+
+
+def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    # The same event fires for the Messages tab; only the Home tab shows a view.
+    if event.get("tab", "home") != "home":
+        return
+    user_id = str(event.get("user") or "")
+    core = context.get("core")
+    if not user_id or core is None:
+        return
+    try:
+        publish_home(client, core, user_id, context.get("locales"))
+    except Exception:
+        # Events get no reply to show an error in; the tab keeps its previous view.
+        log.exception("the Home tab could not be published")
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(app_home_opened)

@@ -1,0 +1,84 @@
+"""Wires the Slack app to the core: the Bolt app with every listener, the worker beside it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltContext, BoltRequest
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot import listeners
+from bot.app import BotSettings, create_app
+from bot.locale import Locales
+from commands.bootstrap import Core
+
+logger = logging.getLogger(__name__)
+
+
+class SeenTriggers:
+    """Trigger IDs already handled. Slack sends the same trigger_id again when it retries a
+    delivery (X-Slack-Retry-Num); handling it twice would open two modals or post twice."""
+
+    def __init__(self, ttl: float = 600.0) -> None:
+        self.ttl = ttl
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first_time(self, trigger_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen = {k: v for k, v in self._seen.items() if now - v < self.ttl}
+            if trigger_id in self._seen:
+                return False
+            self._seen[trigger_id] = now
+            return True
+
+
+def install(app: App, core: Core, locales: Locales | None = None) -> None:
+    """Gives every listener the core and the language cache, drops redelivered requests,
+    then registers the listeners."""
+    locales = locales or Locales()
+    seen = SeenTriggers()
+    app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
+
+    @app.middleware
+    def provide(
+        request: BoltRequest, context: BoltContext, body: dict[str, Any], next: Callable[[], Any]
+    ) -> Any:
+        context["core"] = core
+        context["locales"] = locales
+        trigger = body.get("trigger_id") if isinstance(body, dict) else None
+        if trigger and not seen.first_time(str(trigger)):
+            logger.info(
+                "redelivered request ignored (retry %s)",
+                request.headers.get("x-slack-retry-num", ["-"])[0],
+            )
+            return _acknowledged()
+        return next()
+
+    listeners.register(app)
+
+
+def _acknowledged() -> Any:
+    from slack_bolt import BoltResponse
+
+    return BoltResponse(status=200, body="")
+
+
+def warm_up(core: Core) -> None:
+    """Builds the OUTSCALE gateways now: the first one takes seconds, longer than Slack waits
+    for an options load."""
+    for label in ("seller", "distribution"):
+        try:
+            getattr(core.cloud, label)
+        except Exception as exc:
+            logger.warning("OUTSCALE %s account not ready: %s", label, exc)
+
+
+def build_app(settings: BotSettings, core: Core) -> App:
+    return create_app(settings, lambda app: install(app, core))

@@ -1,0 +1,214 @@
+"""Every text the Slack flows show, in English and French (R10). Messages of the core's errors
+are shown as they are; only the labels around them are translated here."""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "fr")
+
+EN: dict[str, str] = {
+    "help": (
+        "*omi-bot* manages the versions of your OMI products.\n"
+        "• `/omi publish [PRODUCT_CODE]`: open the Version form and ask for publication\n"
+        "• `/omi modify VERSION_ID`: modify a published version\n"
+        "• `/omi unpublish VERSION_ID`: ask to unpublish a version\n"
+        "• `/omi unpublish-product PRODUCT_CODE`: ask to unpublish every version of a product\n"
+        "• `/omi versions PRODUCT_CODE`: the Versions table\n"
+        "• `/omi products`: your products\n"
+        "• `/omi help`: this help"
+    ),
+    "failed": "Something went wrong on our side; nothing was changed. Try again in a moment.",
+    "no_products": "There is no product yet.",
+    "products_title": "*Products*",
+    "product_line": "*{name}* · product code `{code}` · last available version: {last} · "
+    "modified {date}",
+    "none": "none",
+    "versions_title": "*Versions of {name}* · product code `{code}`",
+    "versions_header": "ID · software version · modification date · status · OMI copy",
+    "version_line": "`{id}` · {software} · {date} · {status} · {copy}",
+    "versions_more": "… {n} more",
+    "versions_empty": "No version yet.",
+    "status_publishing": "publishing",
+    "status_published": "published",
+    "status_failed": "failed",
+    "status_unpublished": "unpublished",
+    "loading_title": "omi-bot",
+    "loading": "Loading…",
+    "form_title_publish": "Version form",
+    "form_title_modify": "Modify version",
+    "form_submit_publish": "Publish",
+    "form_submit_modify": "Publish modifications",
+    "cancel": "Cancel",
+    "close": "Close",
+    "form_product": "Product *{name}* · product code `{code}`",
+    "form_version": "Version `{id}` · product code `{code}`",
+    "field_omi": "OMI name or ID",
+    "field_omi_hint": "Only available OMIs of the seller account carrying product code {code}.",
+    "field_omi_readonly": "*OMI* (cannot change once published): {name} (`{id}`) · OMI copy {copy}",
+    "field_software_version": "Software version",
+    "field_operating_system": "Operating system",
+    "field_software_base": "Software base",
+    "field_software_base_hint": "One element per line.",
+    "field_release_note": "Release note",
+    "field_instructions": "Instructions for use",
+    "pick_title": "Publish a version",
+    "pick_product": "Product",
+    "pick_next": "Next",
+    "cloud_error": "The OUTSCALE Cloud could not be asked: {message}",
+    "sent_for_approval": "Request #{id} was sent to the release managers of product {code}.",
+    "request_publish": "*{user}* asks to publish a new version of *{name}* "
+    "(product code `{code}`) · request #{id}",
+    "request_unpublish": "*{user}* asks to unpublish version `{version}` ({software}) of "
+    "*{name}* (product code `{code}`) · request #{id}",
+    "request_unpublish_product": "*{user}* asks to unpublish *every version* of *{name}* "
+    "(product code `{code}`) · request #{id}",
+    "changes_title": "*Changes since version {id}*",
+    "changes_none": "No change in software version, operating system, software base or "
+    "instructions since version {id}.",
+    "changes_first": "First version of this product.",
+    "change_line": "• {field}: {old} → {new}",
+    "impact": "*Impact*: {accounts} subscriber account(s), {recipients} mail recipient(s).",
+    "approve": "Approve",
+    "reject": "Reject",
+    "approved_by": ":white_check_mark: Approved by <@{user}>.",
+    "rejected_by": ":no_entry: Rejected by <@{user}>: {reason}",
+    "failed_by": ":warning: Approved by <@{user}> but refused: {reason}",
+    "confirm_title": "OMI copy",
+    "confirm_publish": "A copy of OMI *{omi}* will be created for product code `{code}` "
+    "and given to {who}.",
+    "who_everyone": "everyone (the copy is public for this product)",
+    "who_accounts": "{n} subscriber account(s)",
+    "proceed_publish": "Proceed with publication",
+    "confirm_unpublish": "This deletes OMI copy {copy} of version `{version}` from the "
+    "OUTSCALE Cloud; running VMs keep running. Subscribers and organization administrators "
+    "are told by email.",
+    "confirm_unpublish_product": "This unpublishes all {n} published version(s) of product "
+    "`{code}` and deletes their OMI copies ({copies}) from the OUTSCALE Cloud; running VMs "
+    "keep running. Subscribers and organization administrators are told by email.",
+    "proceed_unpublish": "Unpublish",
+    "unpublish_title": "Unpublish",
+    "refused_title": "Not done",
+    "reject_title": "Reject request",
+    "reject_reason": "Reason",
+    "reject_submit": "Reject",
+    "told_approved_publish": "Your request #{id} was approved by <@{user}>: version {version} "
+    "of product {code} is being published.",
+    "told_approved_unpublish": "Your request #{id} was approved by <@{user}>: product {code} "
+    "is being unpublished.",
+    "told_rejected": "Your request #{id} for product {code} was rejected by <@{user}>: {reason}",
+    "modified": "Version {id} modified: {fields}.",
+    "modified_nothing": "Version {id}: nothing changed.",
+}
+
+FR: dict[str, str] = {
+    "help": (
+        "*omi-bot* gère les versions de vos produits OMI.\n"
+        "• `/omi publish [CODE_PRODUIT]` : ouvrir le formulaire de version et demander la "
+        "publication\n"
+        "• `/omi modify ID_VERSION` : modifier une version publiée\n"
+        "• `/omi unpublish ID_VERSION` : demander la dépublication d'une version\n"
+        "• `/omi unpublish-product CODE_PRODUIT` : demander la dépublication de toutes les "
+        "versions d'un produit\n"
+        "• `/omi versions CODE_PRODUIT` : le tableau des versions\n"
+        "• `/omi products` : vos produits\n"
+        "• `/omi help` : cette aide"
+    ),
+    "failed": "Un problème est survenu de notre côté ; rien n'a été modifié. Réessayez dans un "
+    "instant.",
+    "no_products": "Il n'y a encore aucun produit.",
+    "products_title": "*Produits*",
+    "product_line": "*{name}* · product code `{code}` · dernière version disponible : {last} · "
+    "modifié le {date}",
+    "none": "aucune",
+    "versions_title": "*Versions de {name}* · product code `{code}`",
+    "versions_header": "ID · version du logiciel · date de modification · statut · copie de l'OMI",
+    "version_line": "`{id}` · {software} · {date} · {status} · {copy}",
+    "versions_more": "… {n} de plus",
+    "versions_empty": "Aucune version pour l'instant.",
+    "status_publishing": "en publication",
+    "status_published": "publiée",
+    "status_failed": "échec",
+    "status_unpublished": "dépubliée",
+    "loading_title": "omi-bot",
+    "loading": "Chargement…",
+    "form_title_publish": "Formulaire de version",
+    "form_title_modify": "Modifier la version",
+    "form_submit_publish": "Publier",
+    "form_submit_modify": "Publier les modifications",
+    "cancel": "Annuler",
+    "close": "Fermer",
+    "form_product": "Produit *{name}* · product code `{code}`",
+    "form_version": "Version `{id}` · product code `{code}`",
+    "field_omi": "Nom ou ID de l'OMI",
+    "field_omi_hint": "Seules les OMI disponibles du compte vendeur portant le product code "
+    "{code}.",
+    "field_omi_readonly": "*OMI* (non modifiable une fois publiée) : {name} (`{id}`) · copie "
+    "de l'OMI {copy}",
+    "field_software_version": "Version du logiciel",
+    "field_operating_system": "Système d'exploitation",
+    "field_software_base": "Base logicielle",
+    "field_software_base_hint": "Un élément par ligne.",
+    "field_release_note": "Note de release",
+    "field_instructions": "Instructions d'utilisation",
+    "pick_title": "Publier une version",
+    "pick_product": "Produit",
+    "pick_next": "Suivant",
+    "cloud_error": "Le Cloud OUTSCALE n'a pas pu être interrogé : {message}",
+    "sent_for_approval": "La demande n°{id} a été envoyée aux responsables de release du "
+    "produit {code}.",
+    "request_publish": "*{user}* demande la publication d'une nouvelle version de *{name}* "
+    "(product code `{code}`) · demande n°{id}",
+    "request_unpublish": "*{user}* demande la dépublication de la version `{version}` "
+    "({software}) de *{name}* (product code `{code}`) · demande n°{id}",
+    "request_unpublish_product": "*{user}* demande la dépublication de *toutes les versions* "
+    "de *{name}* (product code `{code}`) · demande n°{id}",
+    "changes_title": "*Modifications depuis la version {id}*",
+    "changes_none": "Aucune modification de version du logiciel, système d'exploitation, base "
+    "logicielle ou instructions depuis la version {id}.",
+    "changes_first": "Première version de ce produit.",
+    "change_line": "• {field} : {old} → {new}",
+    "impact": "*Impact* : {accounts} compte(s) souscripteur(s), {recipients} destinataire(s) "
+    "d'e-mail.",
+    "approve": "Approuver",
+    "reject": "Refuser",
+    "approved_by": ":white_check_mark: Approuvée par <@{user}>.",
+    "rejected_by": ":no_entry: Refusée par <@{user}> : {reason}",
+    "failed_by": ":warning: Approuvée par <@{user}> mais refusée : {reason}",
+    "confirm_title": "Copie de l'OMI",
+    "confirm_publish": "Une copie de l'OMI *{omi}* sera créée pour le product code `{code}` "
+    "et donnée à {who}.",
+    "who_everyone": "tout le monde (la copie est publique pour ce produit)",
+    "who_accounts": "{n} compte(s) souscripteur(s)",
+    "proceed_publish": "Procéder à la publication",
+    "confirm_unpublish": "Cela supprime la copie de l'OMI {copy} de la version `{version}` du "
+    "Cloud OUTSCALE ; les VM en cours continuent de fonctionner. Les souscripteurs et "
+    "administrateurs de l'organisation sont avertis par e-mail.",
+    "confirm_unpublish_product": "Cela dépublie les {n} version(s) publiée(s) du produit "
+    "`{code}` et supprime leurs copies d'OMI ({copies}) du Cloud OUTSCALE ; les VM en cours "
+    "continuent de fonctionner. Les souscripteurs et administrateurs de l'organisation sont "
+    "avertis par e-mail.",
+    "proceed_unpublish": "Dépublier",
+    "unpublish_title": "Dépublier",
+    "refused_title": "Non effectué",
+    "reject_title": "Refuser la demande",
+    "reject_reason": "Motif",
+    "reject_submit": "Refuser",
+    "told_approved_publish": "Votre demande n°{id} a été approuvée par <@{user}> : la version "
+    "{version} du produit {code} est en cours de publication.",
+    "told_approved_unpublish": "Votre demande n°{id} a été approuvée par <@{user}> : le "
+    "produit {code} est en cours de dépublication.",
+    "told_rejected": "Votre demande n°{id} pour le produit {code} a été refusée par <@{user}> : "
+    "{reason}",
+    "modified": "Version {id} modifiée : {fields}.",
+    "modified_nothing": "Version {id} : rien n'a changé.",
+}
+
+TEXTS: dict[str, dict[str, str]] = {"en": EN, "fr": FR}
+
+
+def t(language: str, key: str, **values: object) -> str:
+    texts = TEXTS.get(language, EN)
+    return texts.get(key, EN[key]).format(**values)
+
+
+def field_label(language: str, field: str) -> str:
+    return t(language, f"field_{field}")

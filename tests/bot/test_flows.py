@@ -1,0 +1,298 @@
+"""The Slack flows end to end: signed requests to the real HTTP endpoint, the Web API fake
+recording every call, the core on a real database and the OUTSCALE sandbox behind it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bot import views
+from bot.runtime import install
+from commands import services
+from commands.bootstrap import Core
+from commands.model import RequestState, Status, VersionForm
+from commands.sandbox import SandboxServer
+from tests.conftest import OMI_1, OMI_2, OMI_NO_CODE
+from tests.slackfake import FakeSlackAPI
+from tests.slackfake.signing import SlackClient
+
+from .conftest import StartBot
+
+SELLER_USER = "USELLER"
+
+
+@pytest.fixture
+def slack(
+    start_bot: StartBot, core: Core, product: str, sandbox: SandboxServer, fake_slack: FakeSlackAPI
+) -> SlackClient:
+    fake_slack.set_usergroup("SRM", ["UGRP"])
+    # Building an osc-sdk gateway takes seconds the first time; serve warms it up at start too,
+    # so an options load is answered within Slack's 3 seconds.
+    services.selectable_omis(core, product)
+    _, client = start_bot(lambda app: install(app, core), health=core.db.reachable)
+    return client
+
+
+def last_view(fake: FakeSlackAPI, method: str = "views.update", count: int = 1) -> dict[str, Any]:
+    return fake.wait_for(method, count)[-1].params["view"]
+
+
+def state(**fields: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "omi":
+            values["omi"] = {
+                views.OMI_ACTION: {
+                    "type": "external_select",
+                    "selected_option": {
+                        "text": {"type": "plain_text", "text": value},
+                        "value": value,
+                    }
+                    if value
+                    else None,
+                }
+            }
+        else:
+            values[name] = {views.VALUE: {"type": "plain_text_input", "value": value}}
+    return values
+
+
+def open_form(
+    slack: SlackClient, fake: FakeSlackAPI, text: str = "publish 0001", user: str = SELLER_USER
+) -> dict[str, Any]:
+    before = len(fake.calls_to("views.update"))
+    assert slack.slash_command(text, user_id=user).status_code == 200
+    return last_view(fake, count=before + 1)
+
+
+def submit(
+    slack: SlackClient, view: dict[str, Any], user: str = SELLER_USER, **fields: str
+) -> dict[str, Any] | None:
+    response = slack.view_submission(
+        {"callback_id": view["callback_id"], "private_metadata": view["private_metadata"]},
+        user_id=user,
+        state_values=state(**fields),
+    )
+    assert response.status_code == 200
+    return response.json() if response.text else None
+
+
+def request_publication(slack: SlackClient, fake: FakeSlackAPI, omi: str = OMI_1) -> int:
+    form = open_form(slack, fake)
+    posts = len(fake.calls_to("chat.postMessage"))
+    assert submit(slack, form, omi=omi, software_version="2.0", release_note="Faster") is None
+    post = [
+        c for c in fake.wait_for("chat.postMessage", posts + 1) if c.params["channel"] == "CREL"
+    ]
+    buttons = next(b for b in post[-1].params["blocks"] if b["type"] == "actions")["elements"]
+    return int(buttons[0]["value"])
+
+
+def click(slack: SlackClient, action: str, request_id: int, user: str) -> None:
+    response = slack.block_action(action, str(request_id), user_id=user, channel_id="CREL")
+    assert response.status_code == 200
+
+
+def approve(slack: SlackClient, fake: FakeSlackAPI, request_id: int, user: str = "URM1") -> Any:
+    opened = len(fake.calls_to("views.open"))
+    click(slack, views.APPROVE_ACTION, request_id, user)
+    confirm = last_view(fake, "views.open", opened + 1)
+    assert confirm["callback_id"] == views.CONFIRM_CALLBACK
+    return confirm, submit(slack, confirm, user=user)
+
+
+def ephemeral_to(fake: FakeSlackAPI, user: str, count: int = 1) -> list[str]:
+    fake.wait_for("chat.postEphemeral", count)
+    return [
+        c.params["text"] for c in fake.calls_to("chat.postEphemeral") if c.params["user"] == user
+    ]
+
+
+# ---------------------------------------------------------------------- publish
+
+
+def test_publish_approve_published_with_progress_in_thread(
+    slack: SlackClient,
+    fake_slack: FakeSlackAPI,
+    core: Core,
+    subscribers: list[str],
+    sandbox: SandboxServer,
+    drain: Callable[..., None],
+) -> None:
+    form = open_form(slack, fake_slack)
+    methods = [c.method for c in fake_slack.calls if c.method.startswith("views.")]
+    assert methods[:2] == ["views.open", "views.update"]  # the trigger is used before any DB work
+    assert "callback_id" not in fake_slack.calls_to("views.open")[0].params["view"]
+    assert form["callback_id"] == views.FORM_CALLBACK
+    assert json.loads(form["private_metadata"])["product"] == "0001"
+    assert "0001" in json.dumps(form["blocks"])  # R1: the product code is shown in the form
+    omi_block = next(b for b in form["blocks"] if b.get("block_id") == "omi")
+    assert omi_block["element"]["type"] == "external_select"
+
+    loaded = slack.block_suggestion(
+        views.OMI_ACTION,
+        "5E11",
+        block_id="omi",
+        view={"callback_id": form["callback_id"], "private_metadata": form["private_metadata"]},
+    )
+    values = [o["value"] for o in loaded.json()["options"]]
+    assert OMI_1 in values and OMI_NO_CODE not in values  # R2
+    narrowed = slack.block_suggestion(
+        views.OMI_ACTION,
+        OMI_2,
+        block_id="omi",
+        view={"callback_id": form["callback_id"], "private_metadata": form["private_metadata"]},
+    )
+    assert [o["value"] for o in narrowed.json()["options"]] == [OMI_2]
+
+    request_id = request_publication(slack, fake_slack)
+    post = fake_slack.calls_to("chat.postMessage")[-1].params
+    text = json.dumps(post["blocks"])
+    assert "2 subscriber account(s), 4 mail recipient(s)" in text
+    assert "First version of this product." in text
+    assert any("sent to the release managers" in t for t in ephemeral_to(fake_slack, SELLER_USER))
+
+    confirm, answer = approve(slack, fake_slack, request_id)
+    assert answer is None
+    assert confirm["submit"]["text"] == "Proceed with publication"
+    assert "2 subscriber account(s)" in json.dumps(confirm["blocks"])
+    assert OMI_1 in json.dumps(confirm["blocks"])
+
+    update = fake_slack.wait_for("chat.update")[0].params
+    assert update["channel"] == "CREL" and update["ts"] == post.get("ts", update["ts"])
+    assert not [b for b in update["blocks"] if b["type"] == "actions"]
+    assert "Approved by <@URM1>" in json.dumps(update["blocks"])
+    dm = fake_slack.wait_for("chat.postMessage", 2)[-1].params
+    assert dm["channel"] == SELLER_USER and "approved" in dm["text"]
+
+    drain()
+    request = services.get_request(core, request_id)
+    assert request.state is RequestState.APPROVED
+    details = services.show_version(core, str(request.version_id))
+    assert details.version.status is Status.PUBLISHED
+    with core.uow() as uow:
+        items = uow.outbox.list(channel="slack", version_id=details.version.id)
+        progress = {i.event: i for i in items if i.event.startswith("progress_")}
+    assert set(progress) == {"progress_copied", "progress_sharing", "progress_published"}
+    assert {i.recipient for i in progress.values()} == {"CREL"}
+    assert {i.payload["thread_ts"] for i in progress.values()} == {request.surface["ts"]}
+    assert {i.payload["notify_user"] for i in progress.values()} == {SELLER_USER}
+
+
+def test_inline_errors_change_nothing(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, drain: Callable[..., None]
+) -> None:
+    services.publish(core, "0001", VersionForm(omi=OMI_1, release_note="v1"), requested_by="ops")
+    drain()
+    form = open_form(slack, fake_slack)
+    empty = submit(slack, form, omi=OMI_2, release_note="  ")
+    assert empty is not None and empty["response_action"] == "errors"
+    assert set(empty["errors"]) == {"release_note"}
+    used = submit(slack, form, omi=OMI_1, release_note="again")
+    assert used is not None and "already the OMI of version" in used["errors"]["omi"]
+    not_selectable = submit(slack, form, omi=OMI_NO_CODE, release_note="x")
+    assert not_selectable is not None and "(R2)" in not_selectable["errors"]["omi"]
+    with core.uow() as uow:
+        assert uow.requests.pending() == []
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_form_prefilled_from_last_created_version(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core
+) -> None:
+    services.publish(
+        core,
+        "0001",
+        VersionForm(
+            omi=OMI_1,
+            software_version="1.0",
+            operating_system="Debian 12",
+            software_base=("nginx 1.24", "openssl 3"),
+            release_note="v1",
+        ),
+        requested_by="ops",
+    )
+    form = open_form(slack, fake_slack)
+    initial = {
+        b["block_id"]: b["element"].get("initial_value")
+        for b in form["blocks"]
+        if b["type"] == "input" and b["block_id"] != "omi"
+    }
+    assert initial["software_version"] == "1.0"
+    assert initial["software_base"] == "nginx 1.24\nopenssl 3"
+
+
+def test_reject_with_reason(slack: SlackClient, fake_slack: FakeSlackAPI, core: Core) -> None:
+    request_id = request_publication(slack, fake_slack)
+    click(slack, views.REJECT_ACTION, request_id, "URM2")
+    modal = last_view(fake_slack, "views.open", 2)
+    assert modal["callback_id"] == views.REJECT_CALLBACK
+    blank = submit(slack, modal, user="URM2", reason=" ")
+    assert blank is not None and "reason" in blank["errors"]
+    assert submit(slack, modal, user="URM2", reason="Wrong OS") is None
+    update = fake_slack.wait_for("chat.update")[0].params
+    assert "Rejected by <@URM2>: Wrong OS" in json.dumps(update["blocks"])
+    assert services.get_request(core, request_id).state is RequestState.REJECTED
+    with core.uow() as uow:
+        assert uow.versions.count("0001") == 0
+
+
+def test_self_approval_and_outsider_refused(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core
+) -> None:
+    form = open_form(slack, fake_slack, user="URM1")
+    assert submit(slack, form, user="URM1", omi=OMI_1, release_note="mine") is None
+    request_id = int(services.get_request(core, 1).id)
+    fake_slack.wait_for("chat.postMessage")
+    click(slack, views.APPROVE_ACTION, request_id, "URM1")
+    assert any("own request" in t for t in ephemeral_to(fake_slack, "URM1", 2))
+    click(slack, views.APPROVE_ACTION, request_id, "UNOBODY")
+    assert any("Only the release managers" in t for t in ephemeral_to(fake_slack, "UNOBODY", 3))
+    assert len(fake_slack.calls_to("views.open")) == 1  # only the form: no confirmation opened
+    assert services.get_request(core, request_id).state is RequestState.PENDING
+
+
+def test_group_member_approves_checked_by_id(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core
+) -> None:
+    request_id = request_publication(slack, fake_slack)
+    _, answer = approve(slack, fake_slack, request_id, user="UGRP")
+    assert answer is None
+    assert services.get_request(core, request_id).decided_by == "UGRP"
+    assert fake_slack.calls_to("usergroups.users.list")[-1].params["usergroup"] == "SRM"
+
+
+def test_approve_twice_and_concurrently_publishes_once(
+    slack: SlackClient,
+    fake_slack: FakeSlackAPI,
+    core: Core,
+    sandbox: SandboxServer,
+    drain: Callable[..., None],
+) -> None:
+    request_id = request_publication(slack, fake_slack)
+    click(slack, views.APPROVE_ACTION, request_id, "URM1")
+    confirm = last_view(fake_slack, "views.open", 2)
+    answers: list[Any] = []
+
+    def proceed(user: str) -> None:
+        answers.append(submit(slack, confirm, user=user))
+
+    threads = [threading.Thread(target=proceed, args=(u,)) for u in ("URM1", "URM2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [a for a in answers if a is not None]
+    assert len(refused) == 1 and refused[0]["response_action"] == "update"
+    assert "already approved" in json.dumps(refused[0]["view"]["blocks"])
+    again = submit(slack, confirm, user="URM2")
+    assert again is not None and "already approved" in json.dumps(again["view"]["blocks"])
+    drain()
+    with core.uow() as uow:
+        assert uow.versions.count("0001") == 1
+    copies = sandbox.sandbox.calls_to("CreateImage")
+    assert len(copies) == 1
