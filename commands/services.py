@@ -14,7 +14,7 @@ from datetime import datetime
 
 from commands import notices
 from commands.bootstrap import Core
-from commands.errors import FormErrors, NotFound, UserError
+from commands.errors import FormErrors, NotAllowed, NotFound, UserError
 from commands.model import (
     Job,
     Omi,
@@ -310,6 +310,29 @@ def get_request(core: Core, request_id: int) -> Request:
         if request is None:
             raise NotFound(f"There is no request {request_id}.")
         return request
+
+
+def awaiting_approval(core: Core, user_id: str, groups: Iterable[str] = ()) -> list[Request]:
+    """Pending requests this user may decide: on products where they are a release manager by
+    user ID or by one of `groups` (IDs), never their own."""
+    groups = tuple(groups)
+    with core.uow() as uow:
+        codes = []
+        for product, _published in uow.products.summaries():
+            try:
+                product.check_approver(user_id, groups)
+            except NotAllowed:
+                continue
+            codes.append(product.code)
+        if not codes:
+            return []
+        return [r for r in uow.requests.pending(codes) if r.requested_by != user_id]
+
+
+def requests_of(core: Core, user_id: str, limit: int = 10) -> list[Request]:
+    """A user's most recent requests, newest first."""
+    with core.uow() as uow:
+        return uow.requests.by_requester(user_id, limit)
 
 
 @dataclass(frozen=True)
