@@ -319,6 +319,27 @@ class Outbox:
             return False
         return True
 
+    def add_all(self, items: Sequence[OutboxItem]) -> int:
+        """Queues many notices (every recipient of one event) in one statement batch, minus
+        those whose key was queued before. Returns how many were added."""
+        fresh: dict[str, OutboxItem] = {}
+        for item in items:
+            fresh.setdefault(item.key, item)
+        keys = list(fresh)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            for key in self.session.scalars(select(outbox.c.key).where(outbox.c.key.in_(chunk))):
+                fresh.pop(key, None)
+        if not fresh:
+            return 0
+        try:
+            with self.session.begin_nested():
+                self.session.add_all(fresh.values())
+        except IntegrityError:
+            # Another transaction queued some of the same keys meanwhile: one by one.
+            return sum(self.add(item) for item in fresh.values())
+        return len(fresh)
+
     def get(self, item_id: int) -> OutboxItem | None:
         return self.session.get(OutboxItem, item_id)
 
