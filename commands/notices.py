@@ -1,17 +1,57 @@
 """What subscribers, organization administrators and Slack channels are told, written to the
-outbox in the transaction of the event itself (R4, R8, R9, R10)."""
+outbox in the transaction of the event itself (R4, R8, R9, R10).
+
+Nothing is sent here: each notice becomes an outbox row committed (or rolled back) with the
+state change that caused it, so a notice is never sent for a change that did not happen, nor
+lost for one that did. Mails are rendered now, in the recipient's language, so that delivery
+is only sending and a retry days later sends the very same mail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from commands.model import Product, Version
+from commands.model import Organization, OutboxItem, Product, Subscriber, Version
+from commands.notifications.mail import (
+    Event,
+    MailFacts,
+    RenderedMail,
+    VersionFacts,
+    make_message_id,
+    normalize_language,
+    render,
+)
 from storage.uow import UnitOfWork
+
+# The right-hand part of every Message-ID. It only has to make the IDs globally unique (the
+# left part is a hash of the outbox key); it is fixed so that a mail keeps its Message-ID
+# whatever OMI_MAIL_FROM says when it is finally sent, and `.localhost` can belong to nobody.
+MESSAGE_ID_DOMAIN = "omi-bot.localhost"
+
+# outbox.key is VARCHAR(255); PostgreSQL refuses longer values.
+_KEY_MAX = 255
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str  # as first written; the key and the de-duplication use its lower case
+    language: str
 
 
 def version_published(uow: UnitOfWork, product: Product, version: Version, at: datetime) -> None:
     """R4: subscribers and organization administrators are advised to upgrade."""
+    last = product.last_available_version()
+    facts = MailFacts(
+        event=Event.VERSION_PUBLISHED,
+        product_code=product.code,
+        product_name=product.name,
+        versions=(_facts(version, version.published_at or at),),
+        last_available=_facts(last, last.published_at or at) if last else None,
+        instructions=version.instructions,
+    )
+    _enqueue(uow, product, facts, [version], subject=version.id, version_id=version.id, at=at)
 
 
 def versions_unpublished(
@@ -22,4 +62,201 @@ def versions_unpublished(
     *,
     whole_product: bool,
 ) -> None:
-    """R8, R9: the OMI copies are gone, running VMs keep running."""
+    """R8, R9: the OMI copies are gone, running VMs keep running. A whole product is one
+    notice listing every version (R9), not one per version."""
+    if not versions:
+        return
+    last = product.last_available_version()
+    last_facts = _facts(last, last.published_at or at) if last else None
+    if whole_product:
+        ordered = sorted(
+            versions, key=lambda v: (v.published_at or v.created_at, v.id), reverse=True
+        )
+        facts = MailFacts(
+            event=Event.PRODUCT_UNPUBLISHED,
+            product_code=product.code,
+            product_name=product.name,
+            versions=tuple(_facts(v, at) for v in ordered),
+            last_available=last_facts,
+        )
+        # The event has no version of its own: the product and the moment name it. A product
+        # is unpublished once per publication life, so that moment does not come back.
+        stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        _enqueue(uow, product, facts, ordered, subject=f"{product.code}@{stamp}", at=at)
+        return
+    for version in versions:
+        facts = MailFacts(
+            event=Event.VERSION_UNPUBLISHED,
+            product_code=product.code,
+            product_name=product.name,
+            versions=(_facts(version, at),),
+            last_available=last_facts,
+        )
+        _enqueue(uow, product, facts, [version], subject=version.id, version_id=version.id, at=at)
+
+
+# -- internals --------------------------------------------------------------------------------
+
+
+def _facts(version: Version, date: datetime) -> VersionFacts:
+    return VersionFacts(
+        version_id=version.id,
+        software_version=version.software_version,
+        # The unpublish mails name the copy that is being deleted; the version keeps its ID.
+        omi_copy_id=version.copy_id,
+        release_note=version.release_note,
+        operating_system=version.operating_system,
+        date=date,
+    )
+
+
+def outbox_key(event: str, subject: str, recipient: str) -> str:
+    """`event:version-or-product@time:recipient`, unique per recipient per event."""
+    key = f"{event}:{subject}:{recipient.lower()}"
+    if len(key) > _KEY_MAX:
+        # Only a very long address gets here; its hash keeps the key unique and short.
+        digest = hashlib.sha256(recipient.lower().encode("utf-8")).hexdigest()
+        key = f"{event}:{subject}:#{digest}"
+    return key
+
+
+def _enqueue(
+    uow: UnitOfWork,
+    product: Product,
+    facts: MailFacts,
+    versions: Sequence[Version],
+    *,
+    subject: str,
+    at: datetime,
+    version_id: str | None = None,
+) -> None:
+    subscribers = uow.subscribers.list(product.code)
+    organizations = _organizations(uow, subscribers)
+    event = facts.event.value
+    rendered: dict[str, RenderedMail] = {}
+    items: list[OutboxItem] = []
+    for recipient in mail_recipients(subscribers, organizations):
+        mail = rendered.get(recipient.language)
+        if mail is None:
+            mail = rendered[recipient.language] = render(facts, recipient.language)
+        key = outbox_key(event, subject, recipient.address)
+        items.append(
+            OutboxItem(
+                channel="email",
+                key=key,
+                event=event,
+                product_code=product.code,
+                version_id=version_id,
+                recipient=recipient.address,
+                language=mail.language,
+                payload={
+                    "subject": mail.subject,
+                    "text": mail.text,
+                    "html": mail.html,
+                    "message_id": make_message_id(key, MESSAGE_ID_DOMAIN),
+                    "version_ids": [v.id for v in versions],
+                },
+                at=at,
+            )
+        )
+    announcement = _announcement(facts, at)
+    for channel, language in slack_channels(subscribers, organizations):
+        items.append(
+            OutboxItem(
+                channel="slack",
+                # Channel IDs are upper case and compared as they are; no address to fold.
+                key=f"{event}:{subject}:slack:{channel}",
+                event=event,
+                product_code=product.code,
+                version_id=version_id,
+                recipient=channel,
+                language=language,
+                payload=announcement,
+                at=at,
+            )
+        )
+    # One batch: a product with ten thousand subscribers is queued in the time of a few
+    # statements, inside the transaction that holds the product's lock.
+    uow.outbox.add_all(items)
+
+
+def _organizations(uow: UnitOfWork, subscribers: Iterable[Subscriber]) -> dict[int, Organization]:
+    found: dict[int, Organization] = {}
+    for org_id in sorted({s.organization_id for s in subscribers}):
+        org = uow.subscribers.organization_by_id(org_id)
+        if org is not None:
+            found[org_id] = org
+    return found
+
+
+def mail_recipients(
+    subscribers: Iterable[Subscriber], organizations: dict[int, Organization]
+) -> list[Recipient]:
+    """Each subscriber's contact and each administrator of their organization, once per
+    address whatever its case.
+
+    An address can be reached through two organizations of different languages (a contractor
+    who is the contact of two customers, say). It then gets the language of the organization
+    where it is a subscriber's contact rather than a mere administrator, and between equals the
+    organization whose name sorts first: a stable choice, the same on every run and worker."""
+    best: dict[str, tuple[tuple[int, str, int], str, str]] = {}
+
+    def offer(address: str, role: int, org: Organization) -> None:
+        address = address.strip()
+        if not address:
+            return
+        rank = (role, org.name.lower(), org.id or 0)
+        current = best.get(address.lower())
+        if current is None or rank < current[0]:
+            kept = current[1] if current else address
+            best[address.lower()] = (rank, kept, normalize_language(org.language))
+
+    for sub in subscribers:
+        org = organizations.get(sub.organization_id)
+        if org is None:
+            continue
+        offer(sub.email, 0, org)
+        for admin in org.admin_emails:
+            offer(admin, 1, org)
+    return [Recipient(address, language) for _, address, language in best.values()]
+
+
+def slack_channels(
+    subscribers: Iterable[Subscriber], organizations: dict[int, Organization]
+) -> list[tuple[str, str]]:
+    """(channel ID, language) for each distinct subscriber channel; a channel shared by two
+    organizations gets the language of the one whose name sorts first."""
+    best: dict[str, tuple[tuple[str, int], str]] = {}
+    for sub in subscribers:
+        org = organizations.get(sub.organization_id)
+        if not sub.slack_channel or org is None:
+            continue
+        rank = (org.name.lower(), org.id or 0)
+        current = best.get(sub.slack_channel)
+        if current is None or rank < current[0]:
+            best[sub.slack_channel] = (rank, normalize_language(org.language))
+    return [(channel, language) for channel, (_, language) in sorted(best.items())]
+
+
+def _announcement(facts: MailFacts, at: datetime) -> dict[str, object]:
+    """The facts a Slack announcement is written from, as JSON."""
+    last = facts.last_available
+    return {
+        "event": facts.event.value,
+        "product_code": facts.product_code,
+        "product_name": facts.product_name,
+        "versions": [
+            {
+                "id": v.version_id,
+                "software_version": v.software_version,
+                "release_note": v.release_note,
+                "omi_copy_id": v.omi_copy_id,
+                "operating_system": v.operating_system,
+            }
+            for v in facts.versions
+        ],
+        "last_available": (
+            {"id": last.version_id, "software_version": last.software_version} if last else None
+        ),
+        "date": at.astimezone(UTC).isoformat(),
+    }

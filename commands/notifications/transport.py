@@ -310,6 +310,12 @@ class SmtpTransport:
     def __repr__(self) -> str:
         return f"SmtpTransport({self.settings.display_url()})"
 
+    @property
+    def unavailable(self) -> str | None:
+        """Why the server could not be reached in this session (None while it can be): the
+        outbox then leaves the rest of a batch for later instead of spending their attempts."""
+        return self._unavailable
+
     def __enter__(self) -> SmtpTransport:
         return self
 

@@ -1,0 +1,289 @@
+"""Delivery of the outbox's mails: claim the due ones, send them over one connection, record
+each outcome as soon as it is known.
+
+How far "exactly once" goes. A mail is claimed with a lease (state sending, lease_until) in its
+own committed transaction; a worker that dies leaves its mails to be claimed again once the
+lease runs out, so nothing queued is lost. Each outcome is committed right after the server
+answers, so a crash resends at most the one mail whose answer was received but not yet
+recorded. SMTP offers nothing better: no protocol lets a client learn whether a message it
+sent before dying was queued. That mail keeps its Message-ID, so mail clients and most
+servers recognise the duplicate. The Maildir transport stores by Message-ID and never keeps
+two copies.
+
+A mail is retried with backoff while the server says "later" (4xx, connection trouble) and
+marked failed with the server's answer when it says "never" (5xx) or after MAX_ATTEMPTS
+attempts. Nothing here raises for SMTP or network trouble: it is recorded on the mail."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from commands.bootstrap import Core
+from commands.config import Settings
+from commands.errors import NotFound, UserError
+from commands.model import OutboxItem, OutboxState
+from commands.notifications.mail import RenderedMail, build_message
+from commands.notifications.transport import (
+    Delivery,
+    DeliveryStatus,
+    Transport,
+    backoff,
+    transport_from_url,
+)
+
+log = logging.getLogger("omi_bot.mail")
+
+CHANNEL = "email"
+MAX_ATTEMPTS = 10
+BATCH = 200
+# How long one call may keep sending before it lets the worker run its jobs again.
+BUDGET_SECONDS = 10.0
+
+AfterEach = Callable[[OutboxItem, OutboxState | None], None]
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    sent: int = 0
+    retry: int = 0  # back to pending, due again after a backoff
+    failed: int = 0
+    released: int = 0  # not tried (the server could not be reached): not counted as an attempt
+    lost: int = 0  # taken over by another worker after this one's lease ran out
+
+    def add(self, other: DeliveryReport) -> None:
+        for name in ("claimed", "sent", "retry", "failed", "released", "lost"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def open_transport(settings: Settings) -> Transport:
+    """The transport OMI_SMTP_URL asks for, or the Maildir. A malformed URL is the operator's
+    to fix: a UserError whose message never repeats the URL (it may hold a password)."""
+    try:
+        return transport_from_url(settings.smtp_url, settings.maildir)
+    except ValueError as bad:
+        raise UserError(f"OMI_SMTP_URL cannot be used: {bad}.") from None
+
+
+def deliver_mail(core: Core, worker_name: str, batch: int = BATCH) -> int:
+    """Sends the mails that are due, in batches of `batch` over one connection, for up to
+    BUDGET_SECONDS. Returns how many mails were handled (sent, retried later or failed)."""
+    report = send_due_mail(core, worker_name, batch=batch)
+    return report.claimed
+
+
+def send_due_mail(
+    core: Core,
+    worker_name: str,
+    *,
+    batch: int = BATCH,
+    budget_seconds: float = BUDGET_SECONDS,
+    max_attempts: int = MAX_ATTEMPTS,
+    after_each: AfterEach | None = None,
+) -> DeliveryReport:
+    """deliver_mail with the details. `after_each` is called once each outcome is committed
+    (the CLI reports progress with it; tests stop a worker there to play a crash)."""
+    transport = open_transport(core.settings)
+    lease = timedelta(seconds=core.settings.job_lease_seconds)
+    report = DeliveryReport()
+    deadline = time.monotonic() + budget_seconds
+    with transport:
+        while True:
+            with core.uow() as uow:
+                claimed = uow.outbox.claim(CHANNEL, worker_name, core.clock(), lease, batch)
+                uow.commit()
+            if not claimed:
+                break
+            done = _send_batch(core, transport, claimed, lease, max_attempts, after_each)
+            report.add(done)
+            log.info(
+                "mail via %r: %d sent, %d to retry, %d failed, %d not tried",
+                transport,
+                done.sent,
+                done.retry,
+                done.failed,
+                done.released,
+            )
+            if len(claimed) < batch or done.released or time.monotonic() >= deadline:
+                break
+    return report
+
+
+def _send_batch(
+    core: Core,
+    transport: Transport,
+    claimed: Sequence[OutboxItem],
+    lease: timedelta,
+    max_attempts: int,
+    after_each: AfterEach | None,
+) -> DeliveryReport:
+    report = DeliveryReport(claimed=len(claimed))
+    renew_at = time.monotonic() + lease.total_seconds() / 2
+    for index, item in enumerate(claimed):
+        if time.monotonic() >= renew_at:
+            # A slow server must not let the lease run out under a batch still being sent:
+            # another worker would take the rest and send it a second time.
+            _renew(core, claimed[index:], lease)
+            renew_at = time.monotonic() + lease.total_seconds() / 2
+        delivery = _send(transport, item, core.settings.mail_from)
+        state = _record(core, item, delivery, max_attempts)
+        _count(report, state)
+        if after_each is not None:
+            after_each(item, state)
+        reason = unavailable(transport)
+        if reason is not None and index + 1 < len(claimed):
+            # The server cannot be reached: trying the rest now would only burn their attempts.
+            report.released = _release(core, claimed[index + 1 :], reason)
+            break
+    return report
+
+
+def unavailable(transport: Transport) -> str | None:
+    """Why the transport cannot send for the rest of this session, if it cannot."""
+    return getattr(transport, "unavailable", None)
+
+
+def _count(report: DeliveryReport, state: OutboxState | None) -> None:
+    if state is OutboxState.SENT:
+        report.sent += 1
+    elif state is OutboxState.PENDING:
+        report.retry += 1
+    elif state is OutboxState.FAILED:
+        report.failed += 1
+    else:
+        report.lost += 1
+
+
+def message_for(item: OutboxItem, mail_from: str) -> EmailMessage:
+    """The mail as rendered when the event happened. Its Date is that moment: the mail was
+    complete then, and a resent copy stays byte for byte the same."""
+    payload = item.payload
+    mail = RenderedMail(
+        subject=str(payload["subject"]),
+        text=str(payload["text"]),
+        html=str(payload["html"]),
+        language=item.language,
+    )
+    return build_message(
+        mail,
+        to=item.recipient,
+        mail_from=mail_from,
+        message_id=str(payload["message_id"]),
+        date=item.created_at,
+    )
+
+
+def _send(transport: Transport, item: OutboxItem, mail_from: str) -> Delivery:
+    try:
+        message = message_for(item, mail_from)
+    except (KeyError, ValueError) as bad:
+        # A stored mail that cannot be built never will be: fail it, keep going with the rest.
+        return Delivery(DeliveryStatus.FAILED, f"invalid message: {bad}")
+    try:
+        return transport.send(message)
+    except Exception as error:  # transports answer; this is a bug, and the mail is kept
+        log.exception("mail %s: the transport raised", item.id)
+        return Delivery(DeliveryStatus.RETRY, f"internal error ({type(error).__name__})")
+
+
+def _record(
+    core: Core, mine: OutboxItem, delivery: Delivery, max_attempts: int
+) -> OutboxState | None:
+    """Commits one outcome. Returns the mail's new state, or None when another worker took
+    the mail over (its lease ran out): that worker's outcome is the one kept."""
+    with core.uow() as uow:
+        item = uow.outbox.get(mine.id)
+        if item is None or item.state is not OutboxState.SENDING or item.attempts != mine.attempts:
+            log.warning("mail %s was taken over by another worker", mine.id)
+            return None
+        at = core.clock()
+        item.lease_until = None
+        if delivery.status is DeliveryStatus.SENT:
+            item.state = OutboxState.SENT
+            item.sent_at = at
+            item.last_error = None
+        elif delivery.status is DeliveryStatus.FAILED:
+            item.state = OutboxState.FAILED
+            item.last_error = delivery.detail
+        elif item.attempts >= max_attempts:
+            item.state = OutboxState.FAILED
+            item.last_error = f"gave up after {item.attempts} attempts: {delivery.detail}"
+        else:
+            item.state = OutboxState.PENDING
+            item.last_error = delivery.detail
+            item.next_attempt_at = at + timedelta(seconds=retry_delay(core, item.attempts))
+        state = item.state
+        uow.commit()
+        return state
+
+
+def retry_delay(core: Core, attempts: int) -> float:
+    # The jobs' base delay, so one setting (OMI_RETRY_BASE_SECONDS) paces every retry.
+    return backoff(attempts, base=max(core.settings.retry_base_seconds, 0.01))
+
+
+def _release(core: Core, items: Sequence[OutboxItem], reason: str) -> int:
+    """Gives back mails that were claimed but not tried, without spending an attempt."""
+    released = 0
+    with core.uow() as uow:
+        at = core.clock()
+        due = at + timedelta(seconds=retry_delay(core, 1))
+        for mine in items:
+            item = uow.outbox.get(mine.id)
+            if item is None or item.state is not OutboxState.SENDING:
+                continue
+            if item.attempts != mine.attempts:
+                continue
+            item.state = OutboxState.PENDING
+            item.attempts -= 1
+            item.lease_until = None
+            item.next_attempt_at = due
+            item.last_error = f"not tried: {reason}"
+            released += 1
+        uow.commit()
+    return released
+
+
+def _renew(core: Core, items: Sequence[OutboxItem], lease: timedelta) -> None:
+    with core.uow() as uow:
+        until = core.clock() + lease
+        for mine in items:
+            item = uow.outbox.get(mine.id)
+            if item is not None and item.state is OutboxState.SENDING:
+                if item.attempts == mine.attempts:
+                    item.lease_until = until
+        uow.commit()
+
+
+# -- the operators' view --------------------------------------------------------------------
+
+
+def list_mail(core: Core, *, failed: bool = False, limit: int = 200) -> list[OutboxItem]:
+    """The newest mails first."""
+    with core.uow() as uow:
+        return uow.outbox.list(
+            channel=CHANNEL, state=OutboxState.FAILED if failed else None, limit=limit
+        )
+
+
+def retry_mail(core: Core, item_id: int, at: datetime | None = None) -> OutboxItem:
+    """A failed mail goes back to the queue, due now, with a fresh set of attempts."""
+    with core.uow() as uow:
+        item = uow.outbox.get(item_id)
+        if item is None or item.channel != CHANNEL:
+            raise NotFound(f"There is no mail {item_id}.")
+        if item.state is not OutboxState.FAILED:
+            raise UserError(
+                f"Mail {item_id} is {item.state.value}: only a failed mail can be retried."
+            )
+        item.state = OutboxState.PENDING
+        item.attempts = 0
+        item.next_attempt_at = at or core.clock()
+        item.lease_until = None
+        uow.commit()
+        return item
