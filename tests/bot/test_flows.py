@@ -296,3 +296,83 @@ def test_approve_twice_and_concurrently_publishes_once(
         assert uow.versions.count("0001") == 1
     copies = sandbox.sandbox.calls_to("CreateImage")
     assert len(copies) == 1
+
+
+def _published(core: Core, drain: Callable[..., None], *omis: str) -> list[str]:
+    ids = [
+        services.publish(core, "0001", VersionForm(omi=o, release_note=o), requested_by="ops").id
+        for o in omis
+    ]
+    drain()
+    return ids
+
+
+def test_unpublish_r7_then_through_approval(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, drain: Callable[..., None]
+) -> None:
+    (only,) = _published(core, drain, OMI_1)
+    slack.slash_command(f"unpublish {only}", user_id=SELLER_USER)
+    (answer,) = fake_slack.wait_for("response_url")
+    assert "only published version" in answer.params["text"]  # R7, at once
+    assert fake_slack.calls_to("chat.postMessage") == []
+    (second,) = _published(core, drain, OMI_2)
+    slack.slash_command(f"unpublish {second}", user_id=SELLER_USER)
+    post = fake_slack.wait_for("chat.postMessage")[0].params
+    request_id = int(
+        next(b for b in post["blocks"] if b["type"] == "actions")["elements"][0]["value"]
+    )
+    confirm, answer2 = approve(slack, fake_slack, request_id)
+    assert answer2 is None and "running VMs keep running" in json.dumps(confirm["blocks"])
+    drain()
+    assert services.show_version(core, second).version.status is Status.UNPUBLISHED
+
+
+def test_unpublish_product_through_approval(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, drain: Callable[..., None]
+) -> None:
+    _published(core, drain, OMI_1, OMI_2)
+    slack.slash_command("unpublish-product 0001", user_id=SELLER_USER)
+    post = fake_slack.wait_for("chat.postMessage")[0].params
+    request_id = int(
+        next(b for b in post["blocks"] if b["type"] == "actions")["elements"][0]["value"]
+    )
+    _, answer = approve(slack, fake_slack, request_id, user="URM2")
+    assert answer is None
+    drain()
+    table = services.versions_table(core, "0001")
+    assert {v.status for v in table.rows} == {Status.UNPUBLISHED}
+
+
+def test_modify_and_r6(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, drain: Callable[..., None]
+) -> None:
+    first, second = _published(core, drain, OMI_1, OMI_2)
+    form = open_form(slack, fake_slack, f"modify {first}")
+    assert not [b for b in form["blocks"] if b.get("block_id") == "omi"]  # R5: shown, not asked
+    assert OMI_1 in json.dumps(form["blocks"])
+    assert submit(slack, form, software_version="1.1", release_note=OMI_1) is None
+    assert any("Software version" in t for t in ephemeral_to(fake_slack, SELLER_USER))
+    assert services.show_version(core, first).version.software_version == "1.1"
+    services.unpublish(core, second, by="ops")
+    form2 = open_form(slack, fake_slack, f"modify {second}")
+    refused = submit(slack, form2, software_version="9", release_note="x")
+    assert refused is not None and "only a published version" in json.dumps(refused)
+    assert services.show_version(core, second).version.software_version == ""
+
+
+def test_slash_command_redelivered_is_handled_once(
+    slack: SlackClient, fake_slack: FakeSlackAPI
+) -> None:
+    trigger = slack.new_trigger_id()
+    assert slack.slash_command("publish 0001", trigger_id=trigger).status_code == 200
+    fake_slack.wait_for("views.update")
+    again = slack.slash_command("publish 0001", trigger_id=trigger, retry_num=1)
+    assert again.status_code == 200
+    assert len(fake_slack.calls_to("views.open")) == 1
+
+
+def test_help_for_unknown_text_in_french(slack: SlackClient, fake_slack: FakeSlackAPI) -> None:
+    fake_slack.set_user("UFR", locale="fr-FR")
+    slack.slash_command("frobnicate", user_id="UFR")
+    (answer,) = fake_slack.wait_for("response_url")
+    assert "gère les versions" in answer.params["text"]
