@@ -342,7 +342,8 @@ class Product:
         last = self.last_created_version()
         if last is None:
             return VersionForm()
-        return replace(last.form(), omi="")
+        # The OMI and the release note belong to each version: a new form starts without them.
+        return replace(last.form(), omi="", release_note="")
 
     def complete(self, form: VersionForm) -> VersionForm:
         """R3: the fields a form leaves empty come from the last created version; the release

@@ -129,6 +129,7 @@ def test_r3_new_form_is_prefilled_from_the_last_created_version() -> None:
     assert form.operating_system == "Debian 12"
     assert form.instructions == "ssh as outscale"
     assert form.omi == ""  # a new version needs its own OMI
+    assert form.release_note == ""  # and its own release note
 
 
 def test_r3_prefill_follows_the_last_created_even_if_it_is_not_published() -> None:
