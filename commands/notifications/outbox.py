@@ -123,13 +123,17 @@ def _send_batch(
     after_each: AfterEach | None,
 ) -> DeliveryReport:
     report = DeliveryReport(claimed=len(claimed))
-    renew_at = time.monotonic() + lease.total_seconds() / 2
+    held = {item.id for item in claimed}
+    lease_until = min(item.lease_until or core.clock() for item in claimed)
     for index, item in enumerate(claimed):
-        if time.monotonic() >= renew_at:
-            # A slow server must not let the lease run out under a batch still being sent:
-            # another worker would take the rest and send it a second time.
-            _renew(core, claimed[index:], lease)
-            renew_at = time.monotonic() + lease.total_seconds() / 2
+        if core.clock() >= lease_until - lease / 2:
+            # A slow server must not let the lease run out under a batch still being sent, and
+            # a worker that stalled past it must not send what another one took over since.
+            held = _renew(core, claimed[index:], lease)
+            lease_until = core.clock() + lease
+        if item.id not in held:
+            report.lost += 1
+            continue
         delivery = _send(transport, item, core.settings.mail_from)
         state = _record(core, item, delivery, max_attempts)
         _count(report, state)
@@ -249,15 +253,23 @@ def _release(core: Core, items: Sequence[OutboxItem], reason: str) -> int:
     return released
 
 
-def _renew(core: Core, items: Sequence[OutboxItem], lease: timedelta) -> None:
+def _renew(core: Core, items: Sequence[OutboxItem], lease: timedelta) -> set[int]:
+    """Extends the lease of the mails this worker still holds; returns their IDs."""
+    held: set[int] = set()
     with core.uow() as uow:
         until = core.clock() + lease
         for mine in items:
             item = uow.outbox.get(mine.id)
-            if item is not None and item.state is OutboxState.SENDING:
-                if item.attempts == mine.attempts:
-                    item.lease_until = until
+            if (
+                item is not None
+                and item.state is OutboxState.SENDING
+                # attempts is the fence: a worker that took the mail over has claimed it again
+                and item.attempts == mine.attempts
+            ):
+                item.lease_until = until
+                held.add(mine.id)
         uow.commit()
+    return held
 
 
 # -- the operators' view --------------------------------------------------------------------
