@@ -551,4 +551,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+__import__("cli.notices").notices.register(main)  # mail, organizations, subscribers, catalog
 from cli import serve as _serve  # noqa: E402, F401  (registers `omi-bot serve`)
