@@ -1,0 +1,300 @@
+"""Benchmark: one publication to 10,000 mail recipients, delivered through the outbox
+(`deliver_mail`), next to the ceiling measured in the same run: plain smtplib sending the very
+same messages, already built, over one connection to the same kind of server.
+
+Run from the repository root:
+
+    .venv/bin/python -m benchmarks.mail [--recipients N] [--batch N]
+                                        [--postgres-url URL | --no-postgres]
+
+What is measured, on SQLite (a temporary file) then PostgreSQL:
+
+1. Queueing: `notices.version_published` writing one outbox row per recipient (the mail rendered
+   in the recipient's language) in the transaction that marks the version published, as the
+   pipeline's last step does. The cloud part of the publication is left out: benchmarks.versions
+   measures it.
+2. Delivery: `deliver_mail` until the outbox is empty: claiming with a lease, building each
+   message, sending it, committing each outcome. The SMTP server is SmtpTestServer (aiosmtpd)
+   run in a process of its own so the server and omi-bot each have a core.
+3. Ceiling: the same messages as bytes, sent with smtplib's sendmail over one connection to a
+   fresh server process: what the server and loopback allow, with no database and no building.
+
+The server's count of received mails is checked: every recipient exactly once.
+
+Warning: on PostgreSQL the benchmark creates a schema omibot_bench_<pid> in the database given by
+--postgres-url (DROP SCHEMA … CASCADE first if it exists) and drops it at the end, as
+benchmarks.versions does; other schemas are not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import smtplib
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from benchmarks.versions import (
+    DEFAULT_POSTGRES_URL,
+    BenchmarkError,
+    check_postgres,
+    positive,
+    postgres_schema,
+)
+from commands import notices, services
+from commands.bootstrap import Core, bootstrap
+from commands.config import Settings
+from commands.model import Omi, OutboxState, VersionForm
+from commands.notifications.outbox import deliver_mail, message_for
+from commands.outscale import Cloud
+from storage.orm import organizations, subscribers, subscriptions
+from tests.notifications.smtp_server import SmtpTestServer
+
+SELLER = "111111111111"
+CODE = "0001"
+
+
+# -- the SMTP server, in a process of its own -------------------------------------------------
+
+
+def _serve(conn: Connection) -> None:
+    with SmtpTestServer() as server:
+        conn.send(server.url)
+        while conn.recv() == "count":
+            conn.send(Counter(r.lower() for m in server.messages for r in m.rcpt_tos))
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    conn: Connection
+
+    def received(self) -> Counter[str]:
+        self.conn.send("count")
+        counts: Counter[str] = self.conn.recv()
+        return counts
+
+
+@contextmanager
+def server_process() -> Iterator[ServerProcess]:
+    ours, theirs = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=_serve, args=(theirs,), daemon=True)
+    process.start()
+    try:
+        if not ours.poll(30):
+            raise BenchmarkError("the SMTP test server did not start within 30 s")
+        yield ServerProcess(ours.recv(), ours)
+    finally:
+        ours.send("stop")
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+# -- setup --------------------------------------------------------------------------------------
+
+
+def make_core(url: str, workdir: Path, smtp_url: str | None = None) -> Core:
+    settings = Settings(
+        database_url=url,
+        smtp_url=smtp_url,
+        maildir=str(workdir / "mail"),
+        mail_from="Marketplace notices <omi-bot@example.com>",
+    )
+    # Nothing here calls OUTSCALE; the cloud adapter is built lazily and never used.
+    return bootstrap(settings, cloud=Cloud())
+
+
+def add_recipients(core: Core, count: int) -> list[str]:
+    """`count` subscriber accounts of product 0001, half in a French organization, half in an
+    English one; each organization's administrator is also one of its subscribers' contacts,
+    so the publication reaches exactly `count` distinct addresses."""
+    services.save_product(
+        core, code=CODE, name="Nginx on Debian", seller_account_id=SELLER, pricing="hourly"
+    )
+    now = datetime.now(UTC)
+    emails = [f"user{n}@{'acme' if n % 2 else 'globex'}.example" for n in range(count)]
+    with core.db.engine.begin() as conn:
+        conn.execute(
+            insert(organizations),
+            [
+                {"id": 1, "name": "Acme", "language": "fr", "admin_emails": [emails[1]]},
+                {"id": 2, "name": "Globex", "language": "en", "admin_emails": [emails[0]]},
+            ],
+        )
+        rows = [
+            {"account_id": f"{100_000_000_000 + n}", "organization_id": 1 if n % 2 else 2,
+             "email": email, "slack_channel": None}
+            for n, email in enumerate(emails)
+        ]  # fmt: skip
+        for start in range(0, count, 2000):
+            conn.execute(insert(subscribers), rows[start : start + 2000])
+            conn.execute(
+                insert(subscriptions),
+                [
+                    {"account_id": r["account_id"], "product_code": CODE, "created_at": now}
+                    for r in rows[start : start + 2000]
+                ],
+            )
+    return emails
+
+
+def queue_publication(core: Core) -> float:
+    """The pipeline's last step: the version is marked published and its notices queued, in
+    one transaction. Returns the seconds it took."""
+    omi = Omi("ami-5e11e001", "debian-12-nginx-1.24", SELLER, (CODE,), "available")
+    form = VersionForm(
+        omi=omi.image_id,
+        software_version="1.24",
+        operating_system="Debian 12",
+        release_note="nginx 1.24 on Debian 12.\nSecurity fixes.",
+    )
+    start = time.perf_counter()
+    with core.uow() as uow:
+        product = services.get_product(uow, CODE, lock=True)
+        at = core.clock()
+        version = product.publish(form, omi, requested_by="bench", approved_by="bench", at=at)
+        version.copy_made("ami-c0c0c0c0")
+        product.publication_done(version, at)
+        notices.version_published(uow, product, version, at)
+        uow.commit()
+    return time.perf_counter() - start
+
+
+# -- the two measures ---------------------------------------------------------------------------
+
+
+def through_outbox(core: Core, batch: int) -> float:
+    start = time.perf_counter()
+    while deliver_mail(core, "bench", batch=batch):
+        pass
+    return time.perf_counter() - start
+
+
+def built_messages(core: Core) -> list[tuple[str, bytes]]:
+    """The outbox's mails as the outbox sends them (same headers and bodies), as bytes."""
+    with core.uow() as uow:
+        items = uow.outbox.list(channel="email", limit=10**9)
+    return [
+        (item.recipient, message_for(item, core.settings.mail_from).as_bytes())
+        for item in sorted(items, key=lambda i: i.id)
+    ]
+
+
+def plain_smtplib(url: str, sender: str, messages: Sequence[tuple[str, bytes]]) -> float:
+    host, port = url.removeprefix("smtp://").rsplit(":", 1)
+    start = time.perf_counter()
+    with smtplib.SMTP(host, int(port), timeout=30) as smtp:
+        for recipient, data in messages:
+            smtp.sendmail(sender, [recipient], data)
+    return time.perf_counter() - start
+
+
+def check_once(label: str, received: Counter[str], emails: Sequence[str]) -> None:
+    expected = Counter(e.lower() for e in emails)
+    if received != expected:
+        missing = len(set(expected) - set(received))
+        extra = sum(n - 1 for n in received.values() if n > 1)
+        raise BenchmarkError(f"{label}: {missing} recipients got nothing, {extra} got duplicates")
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}/s" if seconds > 0 else "n/a"
+
+
+def bench(label: str, url: str, workdir: Path, count: int, batch: int) -> None:
+    with server_process() as ceiling_server, server_process() as outbox_server:
+        core = make_core(url, workdir, outbox_server.url)
+        try:
+            emails = add_recipients(core, count)
+            queued = queue_publication(core)
+            messages = built_messages(core)
+            if len(messages) != count:
+                raise BenchmarkError(f"{label}: {len(messages)} mails queued, not {count}")
+
+            ceiling = plain_smtplib(ceiling_server.url, "omi-bot@example.com", messages)
+            check_once(f"{label} ceiling", ceiling_server.received(), emails)
+            outbox = through_outbox(core, batch)
+            check_once(f"{label} outbox", outbox_server.received(), emails)
+            with core.uow() as uow:
+                sent = len(uow.outbox.list(channel="email", state=OutboxState.SENT, limit=10**9))
+            if sent != count:
+                raise BenchmarkError(f"{label}: {sent} mails recorded sent, not {count}")
+        finally:
+            core.db.engine.dispose()
+    print(f"  {label:<11} {rate(count, outbox):>10} {rate(count, ceiling):>10} "
+          f"{(count / outbox) / (count / ceiling):>6.2f}   "
+          f"{queued:.1f} s to queue, {outbox:.1f} s to send")  # fmt: skip
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.mail",
+        description=(
+            "Delivers one publication's mails to N recipients through the outbox and prints "
+            "mails per second next to plain smtplib over one connection (the ceiling), with "
+            "the ratio."
+        ),
+        epilog=(
+            "WARNING: on PostgreSQL this writes to the database of --postgres-url, in a schema "
+            "omibot_bench_<pid> of its own, dropped at the end; other schemas are not touched."
+        ),
+    )
+    parser.add_argument("--recipients", type=positive, default=10_000, metavar="N")
+    parser.add_argument(
+        "--batch", type=positive, default=200, metavar="N", help="mails claimed at a time"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        metavar="URL",
+        help="PostgreSQL database to write to, see the warning below (default: %(default)s)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    started = time.perf_counter()
+    try:
+        if not args.no_postgres:
+            check_postgres(args.postgres_url)
+        print(
+            f"One publication to {args.recipients:,} recipients (text + HTML, EN/FR), "
+            "SMTP server on loopback in its own process"
+        )
+        print(f"  {'database':<11} {'outbox':>10} {'ceiling':>10} {'ratio':>6}")
+        with tempfile.TemporaryDirectory(prefix="omi-bot-bench-") as tmp:
+            workdir = Path(tmp)
+            bench(
+                "SQLite", f"sqlite:///{workdir / 'mail.db'}", workdir, args.recipients, args.batch
+            )
+            if args.no_postgres:
+                print("  PostgreSQL: skipped (--no-postgres)")
+            else:
+                with postgres_schema(args.postgres_url) as url:
+                    bench("PostgreSQL", url, workdir, args.recipients, args.batch)
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        "  outbox: deliver_mail (claim with a lease, build, send, commit each outcome); "
+        "ceiling: smtplib.sendmail of the same bytes, one connection, no database"
+    )
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
