@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -342,6 +342,21 @@ class Outbox:
 
     def get(self, item_id: int) -> OutboxItem | None:
         return self.session.get(OutboxItem, item_id)
+
+    def settle(self, item_id: int, attempts: int, **values: object) -> bool:
+        """Writes a delivery's outcome in one statement, only if the notice is still held by
+        the claim that sent it (state sending, same attempt). False when another worker took
+        it over after the lease ran out."""
+        result = self.session.execute(
+            update(outbox)
+            .where(
+                outbox.c.id == item_id,
+                outbox.c.state == OutboxState.SENDING.value,
+                outbox.c.attempts == attempts,
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def claim(
         self, channel: str, worker: str, at: datetime, lease: timedelta, limit: int
