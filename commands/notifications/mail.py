@@ -34,6 +34,7 @@ __all__ = [
     "format_date",
     "make_message_id",
     "normalize_language",
+    "readdress",
     "render",
 ]
 
@@ -269,3 +270,33 @@ def build_message(
     # Set last: set_content() and add_alternative() move or drop the Content-* headers.
     message["Content-Language"] = normalize_language(mail.language)
     return message
+
+
+_PER_RECIPIENT = {"to": "To", "message-id": "Message-ID", "date": "Date"}
+
+
+def readdress(message: EmailMessage, *, to: str, message_id: str, date: datetime) -> EmailMessage:
+    """The same mail for another recipient: a new message with its own To, Message-ID and Date
+    (checked as `build_message` checks them) that shares `message`'s encoded bodies.
+
+    Building and encoding the bodies once per event and language instead of once per recipient
+    is most of the cost of mailing thousands of subscribers. Neither message may be changed in
+    place afterwards; serializing them (which may set a boundary) does not touch the other.
+    """
+    to = _single_address(to, "To")
+    if not _MESSAGE_ID.fullmatch(message_id or ""):
+        raise ValueError(f"invalid Message-ID: {message_id!r}")
+    values = {"to": to, "message-id": message_id, "date": format_datetime(_as_utc(date))}
+    copy = EmailMessage(policy=message.policy)
+    copy.__dict__.update(message.__dict__)
+    # A fresh header list: the parsed headers are immutable and shared, the three that name
+    # this recipient are made anew in their place.
+    copy._headers = [  # type: ignore[attr-defined]
+        message.policy.header_store_parse(_PER_RECIPIENT[name.lower()], values[name.lower()])
+        if name.lower() in values
+        else (name, value)
+        for name, value in message._headers  # type: ignore[attr-defined]
+    ]
+    if isinstance(message._payload, list):  # type: ignore[attr-defined]
+        copy._payload = list(message._payload)  # type: ignore[attr-defined]
+    return copy

@@ -20,14 +20,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import lru_cache
 
 from commands.bootstrap import Core
 from commands.config import Settings
 from commands.errors import NotFound, UserError
 from commands.model import OutboxItem, OutboxState
-from commands.notifications.mail import RenderedMail, build_message
+from commands.notifications.mail import RenderedMail, build_message, make_message_id, readdress
 from commands.notifications.transport import (
     Delivery,
     DeliveryStatus,
@@ -134,7 +135,7 @@ def _send_batch(
         if item.id not in held:
             report.lost += 1
             continue
-        delivery = _send(transport, item, core.settings.mail_from)
+        delivery = _send(transport, item, _build(item, core.settings.mail_from))
         state = _record(core, item, delivery, max_attempts)
         _count(report, state)
         if after_each is not None:
@@ -165,29 +166,45 @@ def _count(report: DeliveryReport, state: OutboxState | None) -> None:
 
 def message_for(item: OutboxItem, mail_from: str) -> EmailMessage:
     """The mail as rendered when the event happened. Its Date is that moment: the mail was
-    complete then, and a resent copy stays byte for byte the same."""
+    complete then, and a resent copy says the same."""
     payload = item.payload
-    mail = RenderedMail(
-        subject=str(payload["subject"]),
-        text=str(payload["text"]),
-        html=str(payload["html"]),
-        language=item.language,
+    template = _template(
+        str(payload["subject"]),
+        str(payload["text"]),
+        str(payload["html"]),
+        item.language,
+        mail_from,
     )
+    return readdress(
+        template, to=item.recipient, message_id=str(payload["message_id"]), date=item.created_at
+    )
+
+
+@lru_cache(maxsize=32)
+def _template(subject: str, text: str, html: str, language: str, mail_from: str) -> EmailMessage:
+    # Every recipient of an event in one language gets the same bodies: they are encoded once
+    # here and shared, and only the addressing headers are made per mail.
+    mail = RenderedMail(subject=subject, text=text, html=html, language=language)
     return build_message(
         mail,
-        to=item.recipient,
+        to="recipient@omi-bot.invalid",
         mail_from=mail_from,
-        message_id=str(payload["message_id"]),
-        date=item.created_at,
+        message_id=make_message_id("template", "omi-bot.invalid"),
+        date=datetime(2000, 1, 1, tzinfo=UTC),
     )
 
 
-def _send(transport: Transport, item: OutboxItem, mail_from: str) -> Delivery:
+def _build(item: OutboxItem, mail_from: str) -> EmailMessage | Delivery:
     try:
-        message = message_for(item, mail_from)
+        return message_for(item, mail_from)
     except (KeyError, ValueError) as bad:
         # A stored mail that cannot be built never will be: fail it, keep going with the rest.
         return Delivery(DeliveryStatus.FAILED, f"invalid message: {bad}")
+
+
+def _send(transport: Transport, item: OutboxItem, message: EmailMessage | Delivery) -> Delivery:
+    if isinstance(message, Delivery):
+        return message
     try:
         return transport.send(message)
     except Exception as error:  # transports answer; this is a bug, and the mail is kept
@@ -200,30 +217,27 @@ def _record(
 ) -> OutboxState | None:
     """Commits one outcome. Returns the mail's new state, or None when another worker took
     the mail over (its lease ran out): that worker's outcome is the one kept."""
+    at = core.clock()
+    values: dict[str, object] = {"lease_until": None}
+    if delivery.status is DeliveryStatus.SENT:
+        values.update(state=OutboxState.SENT, sent_at=at, last_error=None)
+    elif delivery.status is DeliveryStatus.FAILED:
+        values.update(state=OutboxState.FAILED, last_error=delivery.detail)
+    elif mine.attempts >= max_attempts:
+        detail = f"gave up after {mine.attempts} attempts: {delivery.detail}"
+        values.update(state=OutboxState.FAILED, last_error=detail)
+    else:
+        due = at + timedelta(seconds=retry_delay(core, mine.attempts))
+        values.update(state=OutboxState.PENDING, last_error=delivery.detail, next_attempt_at=due)
     with core.uow() as uow:
-        item = uow.outbox.get(mine.id)
-        if item is None or item.state is not OutboxState.SENDING or item.attempts != mine.attempts:
+        # One UPDATE fenced on the claim, not a read then a write: this runs once per mail.
+        if not uow.outbox.settle(mine.id, mine.attempts, **values):
             log.warning("mail %s was taken over by another worker", mine.id)
             return None
-        at = core.clock()
-        item.lease_until = None
-        if delivery.status is DeliveryStatus.SENT:
-            item.state = OutboxState.SENT
-            item.sent_at = at
-            item.last_error = None
-        elif delivery.status is DeliveryStatus.FAILED:
-            item.state = OutboxState.FAILED
-            item.last_error = delivery.detail
-        elif item.attempts >= max_attempts:
-            item.state = OutboxState.FAILED
-            item.last_error = f"gave up after {item.attempts} attempts: {delivery.detail}"
-        else:
-            item.state = OutboxState.PENDING
-            item.last_error = delivery.detail
-            item.next_attempt_at = at + timedelta(seconds=retry_delay(core, item.attempts))
-        state = item.state
         uow.commit()
-        return state
+    state = values["state"]
+    assert isinstance(state, OutboxState)
+    return state
 
 
 def retry_delay(core: Core, attempts: int) -> float:

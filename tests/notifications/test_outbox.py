@@ -10,7 +10,9 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from commands.bootstrap import Core
 from commands.delivery import deliverers
 from commands.errors import UserError
 from commands.model import OutboxItem, OutboxState, VersionForm, now
+from commands.notifications.mail import RenderedMail, build_message, readdress
 from commands.notifications.outbox import deliver_mail, send_due_mail
 from commands.worker import Worker
 from tests.conftest import OMI_1, SUB_A
@@ -339,3 +342,35 @@ def test_a_resent_mail_keeps_its_message_id_and_date(
     for address in RECIPIENTS:
         assert again[address]["Message-ID"] == first[address]["Message-ID"]
         assert again[address]["Date"] == first[address]["Date"]
+
+
+def test_mails_built_from_a_shared_template_are_the_mails_build_message_makes() -> None:
+    mail = RenderedMail("Nginx : version 1.24 publiée", "Texte é\nligne", "<p>é</p>", "fr")
+    sender = "Notices <notices@market.example>"
+    template = build_message(
+        mail, to="t@x.example", mail_from=sender, message_id="<t@x.example>", date=now()
+    )
+    at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    made = [
+        readdress(template, to=f"u{n}@x.example", message_id=f"<u{n}@x.example>", date=at)
+        for n in range(2)
+    ]
+    for n, message in enumerate(made):
+        parsed = message_from_bytes(message.as_bytes(), policy=default)
+        direct = build_message(
+            mail, to=f"u{n}@x.example", mail_from=sender, message_id=f"<u{n}@x.example>", date=at
+        )
+        expected = message_from_bytes(direct.as_bytes(), policy=default)
+        assert list(parsed.keys()) == list(expected.keys())
+        for name in expected.keys():
+            if name != "Content-Type":  # the boundary is random
+                assert parsed[name] == expected[name]
+        for kind in ("plain", "html"):
+            assert (
+                parsed.get_body((kind,)).get_content() == expected.get_body((kind,)).get_content()
+            )  # type: ignore[union-attr]
+    # the template and the other mail are left as they were
+    assert template["To"] == "t@x.example" and template["Message-ID"] == "<t@x.example>"
+    assert made[0]["To"] == "u0@x.example"
+    with pytest.raises(ValueError):
+        readdress(template, to="a@x.example\r\nBcc: b@x.example", message_id="<m@x>", date=at)
