@@ -1,0 +1,78 @@
+"""Mail delivery in real processes: one killed (SIGKILL) in the middle of a batch, then
+`omi-bot mail send` taking over once the dead one's lease has run out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from commands import services
+from commands.bootstrap import Core
+from commands.model import OutboxState, VersionForm
+from tests.conftest import OMI_1
+from tests.notifications.smtp_server import SmtpTestServer
+
+# Sends mail like the worker does, and dies on the spot after the second recorded outcome: no
+# cleanup, no SMTP QUIT, the database connection simply gone.
+DYING_WORKER = """
+import os, signal
+from commands.bootstrap import bootstrap
+from commands.notifications.outbox import send_due_mail
+
+outcomes = []
+
+def die(item, state):
+    outcomes.append(item.id)
+    if len(outcomes) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+send_due_mail(bootstrap(), "doomed", after_each=die)
+"""
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_killed_sender_is_taken_over_and_every_mail_arrives_once(
+    core: Core,
+    subscribers: list[str],
+    drain: Callable[..., None],
+    smtp_server: SmtpTestServer,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    form = VersionForm(omi=OMI_1, release_note="note", software_version="1.24")
+    services.publish(core, "0001", form, requested_by="U1")
+    drain()
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "OMI_DATABASE_URL": database_url,
+        "OMI_SMTP_URL": smtp_server.url,
+        "OMI_JOB_LEASE_SECONDS": "1",
+        "OMI_DEBUG": "",
+    }
+
+    dead = run(["-c", DYING_WORKER], env, tmp_path)
+    assert dead.returncode == -signal.SIGKILL, dead.stderr
+    assert len(smtp_server.messages) == 2
+    with core.uow() as uow:
+        states = Counter(i.state for i in uow.outbox.list(channel="email"))
+    assert states == {OutboxState.SENT: 2, OutboxState.SENDING: 2}
+
+    time.sleep(1.2)  # the dead worker's lease runs out
+    taken = run(["-c", "from cli.main import main; main()", "mail", "send"], env, tmp_path)
+    assert taken.returncode == 0, taken.stderr
+    assert taken.stdout.strip() == "2 sent, 0 to retry later, 0 failed."
+    received = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
+    assert len(received) == 4 and set(received.values()) == {1}
