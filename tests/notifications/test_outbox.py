@@ -161,6 +161,23 @@ def test_a_stalled_worker_does_not_resend_what_another_took_over(
     assert received(smtp_server) == Counter(dict.fromkeys(RECIPIENTS, 1))
 
 
+def test_a_stalled_worker_leaves_alone_what_another_is_still_sending(
+    smtp_core: Core, queued: str, smtp_server: SmtpTestServer
+) -> None:
+    def stall_while_another_claims(item: OutboxItem, state: OutboxState | None) -> None:
+        if len(smtp_server.messages) == 1:
+            later(smtp_core, seconds=smtp_core.settings.job_lease_seconds * 2)
+            with smtp_core.uow() as uow:  # w2 has claimed the rest and is busy sending them
+                taken = uow.outbox.claim("email", "w2", smtp_core.clock(), timedelta(hours=1), 10)
+                uow.commit()
+            assert len(taken) == 3
+
+    report = send_due_mail(smtp_core, "w1", after_each=stall_while_another_claims)
+    assert (report.sent, report.lost) == (1, 3)
+    assert len(smtp_server.messages) == 1  # w1 sent none of w2's mails
+    assert sorted(i.attempts for i in mails(smtp_core).values()) == [1, 2, 2, 2]
+
+
 def test_a_connection_lost_during_data_is_retried_later_and_sent_once(
     smtp_core: Core, queued: str, smtp_server: SmtpTestServer
 ) -> None:
