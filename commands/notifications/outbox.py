@@ -87,8 +87,8 @@ def send_due_mail(
     max_attempts: int = MAX_ATTEMPTS,
     after_each: AfterEach | None = None,
 ) -> DeliveryReport:
-    """deliver_mail with the details. `after_each` is called once each outcome is committed
-    (the CLI reports progress with it; tests stop a worker there to play a crash)."""
+    """deliver_mail with the details. `after_each` is called once each outcome is committed:
+    a hook for progress reports, and where tests stop a worker dead to play a crash."""
     transport = open_transport(core.settings)
     lease = timedelta(seconds=core.settings.job_lease_seconds)
     report = DeliveryReport()
