@@ -60,14 +60,20 @@ def _read(core: Core, version_id: str, *, accounts: bool = False) -> Snapshot:
         return Snapshot(version, product, ids)
 
 
-def _next(kind: str, version: Version, at: datetime) -> Job:
+def step_job(kind: str, version: Version, at: datetime, **payload: object) -> Job:
+    """A step of one version's pipeline, keyed so it is queued once."""
     return Job(
         kind,
         at=at,
         key=f"{kind}:{version.id}",
         version_id=version.id,
         product_code=version.product_code,
+        payload=payload,
     )
+
+
+def delete_copy_job(version: Version, at: datetime) -> Job:
+    return step_job("delete_copy", version, at, copy_id=version.copy_id)
 
 
 def copy_omi(ctx: Context) -> Step:
@@ -99,7 +105,7 @@ def copy_omi(ctx: Context) -> Step:
         v.copy_made(copy_id)
         at = core.clock()
         stage(uow, v, Stage.COPIED, at, copy_id)
-        return [_next("await_copy", v, at)]
+        return [step_job("await_copy", v, at)]
 
     return Step(apply)
 
@@ -117,7 +123,7 @@ def await_copy(ctx: Context) -> Step:
         def apply(uow: UnitOfWork) -> list[Job]:
             at = core.clock()
             stage(uow, version, Stage.SHARING, at)
-            return [_next("share_copy", version, at)]
+            return [step_job("share_copy", version, at)]
 
         return Step(apply)
     if image.state in ("failed", "deleted", "deregistered"):
@@ -241,16 +247,7 @@ def on_failure(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
     version.failed(reason, at)
     stage(uow, version, Stage.FAILED, at, reason)
     if version.copy_id:
-        uow.jobs.add(
-            Job(
-                "delete_copy",
-                at=at,
-                key=f"delete_copy:{version.id}",
-                version_id=version.id,
-                product_code=version.product_code,
-                payload={"copy_id": version.copy_id},
-            )
-        )
+        uow.jobs.add(delete_copy_job(version, at))
 
 
 def describe(error: BaseException) -> str:

@@ -31,6 +31,7 @@ from commands.model import (
     check_account_id,
     check_product_code,
 )
+from commands.pipeline import delete_copy_job, step_job
 from storage.uow import UnitOfWork
 
 # -- reading ----------------------------------------------------------------------------------
@@ -140,15 +141,7 @@ def _find_omi(core: Core, product: Product, ref: str) -> Omi | None:
 
 
 def _start_publication(uow: UnitOfWork, version: Version) -> None:
-    uow.jobs.add(
-        Job(
-            "copy_omi",
-            at=version.created_at,
-            key=f"copy_omi:{version.id}",
-            version_id=version.id,
-            product_code=version.product_code,
-        )
-    )
+    uow.jobs.add(step_job("copy_omi", version, version.created_at))
 
 
 def check_publication(
@@ -204,16 +197,7 @@ def modify(core: Core, version_id: str, form: VersionForm, *, by: str) -> tuple[
 def _delete_copies(uow: UnitOfWork, versions: Sequence[Version]) -> None:
     for v in versions:
         if v.copy_id:
-            uow.jobs.add(
-                Job(
-                    "delete_copy",
-                    at=v.modified_at,
-                    key=f"delete_copy:{v.id}",
-                    version_id=v.id,
-                    product_code=v.product_code,
-                    payload={"copy_id": v.copy_id},
-                )
-            )
+            uow.jobs.add(delete_copy_job(v, v.modified_at))
 
 
 def _unpublish(uow: UnitOfWork, product: Product, version: Version, core: Core) -> None:
