@@ -45,8 +45,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from benchmarks.versions import (
-    DEFAULT_POSTGRES_URL,
     BenchmarkError,
+    add_postgres_options,
     check_postgres,
     positive,
     postgres_schema,
@@ -254,13 +254,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch", type=positive, default=200, metavar="N", help="mails claimed at a time"
     )
-    parser.add_argument(
-        "--postgres-url",
-        default=DEFAULT_POSTGRES_URL,
-        metavar="URL",
-        help="PostgreSQL database to write to, see the warning below (default: %(default)s)",
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    add_postgres_options(parser)
     return parser.parse_args(argv)
 
 

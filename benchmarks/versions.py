@@ -466,6 +466,16 @@ def bench_sharing(count: int, workdir: Path) -> None:
 # -- main -------------------------------------------------------------------------------------
 
 
+def add_postgres_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--postgres-url",
+        default=DEFAULT_POSTGRES_URL,
+        metavar="URL",
+        help="PostgreSQL database to write to, see the warning below (default: %(default)s)",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+
+
 def positive(value: str) -> int:
     try:
         number = int(value)
@@ -496,13 +506,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--repeat", type=positive, default=5, metavar="N", help="timed runs per figure (median)"
     )
-    parser.add_argument(
-        "--postgres-url",
-        default=DEFAULT_POSTGRES_URL,
-        metavar="URL",
-        help="PostgreSQL database to write to, see the warning below (default: %(default)s)",
-    )
-    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    add_postgres_options(parser)
     return parser.parse_args(argv)
 
 
