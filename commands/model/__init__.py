@@ -1,0 +1,57 @@
+"""The domain, as the seed tells it: a product, its Versions table, the Version form, the
+release managers' approvals and the subscribers the notices go to.
+
+Plain Python: storage maps these classes to tables (storage/orm.py), nothing here knows about it.
+Every method that enforces one of DESIGN.md's rules names it (R1–R9). The package's modules follow
+the seed's words; this module is their one public face."""
+
+from commands.model.approvals import Request, RequestKind, RequestState
+from commands.model.product import Product
+from commands.model.subscribers import Organization, Subscriber, Subscription
+from commands.model.versions import (
+    ACCOUNT_ID,
+    LIMITS,
+    MAX_SOFTWARE_BASE,
+    OMI_ID,
+    PRODUCT_CODE,
+    VERSION_ID,
+    Omi,
+    Pricing,
+    Status,
+    Version,
+    VersionForm,
+    check_account_id,
+    check_product_code,
+    new_version_id,
+    now,
+)
+from commands.model.work import Job, JobState, OutboxItem, OutboxState
+
+__all__ = [
+    "ACCOUNT_ID",
+    "LIMITS",
+    "MAX_SOFTWARE_BASE",
+    "OMI_ID",
+    "PRODUCT_CODE",
+    "VERSION_ID",
+    "Job",
+    "JobState",
+    "Omi",
+    "Organization",
+    "OutboxItem",
+    "OutboxState",
+    "Pricing",
+    "Product",
+    "Request",
+    "RequestKind",
+    "RequestState",
+    "Status",
+    "Subscriber",
+    "Subscription",
+    "Version",
+    "VersionForm",
+    "check_account_id",
+    "check_product_code",
+    "new_version_id",
+    "now",
+]

@@ -1,0 +1,233 @@
+"""A product and its Versions table: which OMIs may be published, the last available version,
+publishing (R2–R5), unpublishing a version (R7, R8) or the whole product (R9), and who
+approves (the release managers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+
+from commands.errors import FormErrors, NotAllowed, NotFound, RuleBroken, UserError
+from commands.model.versions import (
+    Omi,
+    Pricing,
+    Status,
+    Version,
+    VersionForm,
+    check_account_id,
+    check_product_code,
+    new_version_id,
+)
+
+
+class Product:
+    """An OMI product and its Versions table."""
+
+    code: str
+    name: str
+    seller_account_id: str
+    pricing: Pricing
+    created_at: datetime
+    modified_at: datetime
+    release_managers: list[str]
+    release_manager_group: str | None
+    approval_channel: str | None
+    versions: list[Version]
+
+    def __init__(
+        self,
+        *,
+        code: str,
+        name: str,
+        seller_account_id: str,
+        pricing: Pricing,
+        at: datetime,
+        release_managers: Iterable[str] = (),
+        release_manager_group: str | None = None,
+        approval_channel: str | None = None,
+    ) -> None:
+        self.code = check_product_code(code)
+        if not name.strip():
+            raise UserError("A product needs a name.")
+        self.name = name.strip()
+        self.seller_account_id = check_account_id(seller_account_id)
+        self.pricing = pricing
+        self.created_at = at
+        self.modified_at = at
+        self.release_managers = list(release_managers)
+        self.release_manager_group = release_manager_group
+        self.approval_channel = approval_channel
+        self.versions = []
+
+    # R1 -- the Versions table
+    def versions_table(self) -> list[Version]:
+        """Newest first, as the Marketplace lists them."""
+        return sorted(self.versions, key=lambda v: (v.created_at, v.id), reverse=True)
+
+    def version(self, version_id: str) -> Version:
+        for v in self.versions:
+            if v.id == version_id:
+                return v
+        raise NotFound(f"Product {self.code} has no version {version_id}.")
+
+    def published_versions(self) -> list[Version]:
+        return [v for v in self.versions if v.status is Status.PUBLISHED]
+
+    def last_available_version(self) -> Version | None:
+        published = self.published_versions()
+        if not published:
+            return None
+        return max(published, key=lambda v: (v.published_at or v.created_at, v.id))
+
+    def last_created_version(self) -> Version | None:
+        if not self.versions:
+            return None
+        return max(self.versions, key=lambda v: (v.created_at, v.id))
+
+    # R3 -- a new Version form starts from the last created version
+    def new_form(self) -> VersionForm:
+        last = self.last_created_version()
+        if last is None:
+            return VersionForm()
+        # The OMI and the release note belong to each version: a new form starts without them.
+        return replace(last.form(), omi="", release_note="")
+
+    def complete(self, form: VersionForm) -> VersionForm:
+        """R3: the fields a form leaves empty come from the last created version; the release
+        note is the new version's own."""
+        defaults = self.new_form()
+        return VersionForm(
+            omi=form.omi,
+            software_version=form.software_version or defaults.software_version,
+            operating_system=form.operating_system or defaults.operating_system,
+            software_base=form.software_base or defaults.software_base,
+            release_note=form.release_note,
+            instructions=form.instructions or defaults.instructions,
+        )
+
+    # R2, R5 -- which OMIs may be published
+    def selectable(self, omi: Omi) -> bool:
+        return (
+            omi.account_id == self.seller_account_id
+            and self.code in omi.product_codes
+            and omi.state == "available"
+        )
+
+    def version_using(self, omi_id: str) -> Version | None:
+        """A version whose OMI this is; failed attempts don't hold their OMI."""
+        for v in self.versions:
+            if v.omi_id == omi_id and v.status is not Status.FAILED:
+                return v
+        return None
+
+    def check_publishable(self, form: VersionForm, omi: Omi | None) -> VersionForm:
+        """Everything a publication needs before anyone approves it. Collects the form's
+        errors and the OMI's in one FormErrors so a modal can show them all at once."""
+        errors: dict[str, str] = {}
+        try:
+            form = form.cleaned()
+        except FormErrors as bad:
+            errors.update(bad.fields)
+        if not form.omi:
+            errors["omi"] = "Pick the OMI to publish."
+        elif omi is None:
+            errors["omi"] = (
+                f"No OMI {form.omi!r} is visible to the seller account {self.seller_account_id}."
+            )
+        elif not self.selectable(omi):
+            errors["omi"] = (
+                f"OMI {omi.image_id} cannot be published for product {self.code}: only available "
+                f"OMIs created by account {self.seller_account_id} and carrying product code "
+                f"{self.code} can (R2)."
+            )
+        else:
+            holder = self.version_using(omi.image_id)
+            if holder is not None:
+                errors["omi"] = (
+                    f"OMI {omi.image_id} is already the OMI of version {holder.id} "
+                    f"({holder.software_version or 'no software version'}); a new version needs "
+                    "a new OMI (R5)."
+                )
+        if errors:
+            raise FormErrors(errors)
+        return form
+
+    def publish(
+        self,
+        form: VersionForm,
+        omi: Omi | None,
+        *,
+        requested_by: str,
+        approved_by: str | None,
+        at: datetime,
+    ) -> Version:
+        """R2–R5: a new version, publishing."""
+        merged = self.check_publishable(self.complete(form), omi)
+        assert omi is not None  # check_publishable refused a missing OMI
+        version = Version(
+            id=new_version_id(),
+            product_code=self.code,
+            omi=omi,
+            form=merged,
+            requested_by=requested_by,
+            approved_by=approved_by,
+            at=at,
+        )
+        self.versions.append(version)
+        return version
+
+    def publication_done(self, version: Version, at: datetime) -> None:
+        """R4: publication updates the product's modification date and last available
+        version (derived from the published versions)."""
+        version.published(at)
+        self.modified_at = at
+
+    # R7, R8 -- unpublish one version
+    def check_unpublishable(self, version: Version) -> None:
+        if version.status is not Status.PUBLISHED:
+            raise RuleBroken(
+                "R8",
+                f"Version {version.id} is {version.status.value}: only a published version can "
+                "be unpublished.",
+            )
+        if len(self.published_versions()) == 1:
+            raise RuleBroken(
+                "R7",
+                f"Version {version.id} is the only published version of product {self.code} "
+                "and cannot be unpublished; unpublish the whole product instead.",
+            )
+
+    def unpublish(self, version: Version, at: datetime) -> None:
+        self.check_unpublishable(version)
+        version.unpublished(at)
+        self.modified_at = at
+
+    # R9 -- unpublish the whole product
+    def check_unpublishable_product(self) -> list[Version]:
+        published = self.published_versions()
+        if not published:
+            raise RuleBroken("R9", f"Product {self.code} has no published version to unpublish.")
+        if any(v.status is Status.PUBLISHING for v in self.versions):
+            raise RuleBroken(
+                "R9",
+                f"A version of product {self.code} is being published; unpublish the product "
+                "once it is done.",
+            )
+        return published
+
+    def unpublish_all(self, at: datetime) -> list[Version]:
+        published = self.check_unpublishable_product()
+        for v in published:
+            v.unpublished(at)
+        self.modified_at = at
+        return published
+
+    # approvals
+    def check_approver(self, user_id: str, groups: Iterable[str] = ()) -> None:
+        """Release managers are named by Slack user ID or user group ID, never by name."""
+        if user_id in self.release_managers:
+            return
+        if self.release_manager_group and self.release_manager_group in set(groups):
+            return
+        raise NotAllowed(f"Only the release managers of product {self.code} can decide this.")

@@ -1,0 +1,192 @@
+"""The release managers' approvals: a publication, an unpublication or a product's
+unpublication asked for, then approved or rejected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from commands.bootstrap import Core
+from commands.errors import FormErrors, NotAllowed, NotFound, UserError
+from commands.model import (
+    Omi,
+    Product,
+    Request,
+    RequestKind,
+    RequestState,
+    Version,
+    VersionForm,
+)
+from commands.services.products import find_omi, get_product, get_version
+from commands.services.publication import check_publication, start_publication
+from commands.services.unpublication import unpublish_one, unpublish_whole
+from storage.uow import UnitOfWork
+
+
+def request_publication(
+    core: Core, product_code: str, form: VersionForm, *, requested_by: str
+) -> Request:
+    """The Version form was submitted: a release manager must now proceed with publication."""
+    _, completed, _ = check_publication(core, product_code, form)
+    with core.uow() as uow:
+        request = Request(
+            kind=RequestKind.PUBLISH,
+            product_code=product_code,
+            requested_by=requested_by,
+            at=core.clock(),
+            form=completed,
+        )
+        uow.requests.add(request)
+        uow.commit()
+        return request
+
+
+def request_unpublish(core: Core, version_id: str, *, requested_by: str) -> Request:
+    with core.uow() as uow:
+        version = get_version(uow, version_id)
+        product = get_product(uow, version.product_code)
+        product.check_unpublishable(product.version(version.id))
+        request = Request(
+            kind=RequestKind.UNPUBLISH,
+            product_code=product.code,
+            version_id=version.id,
+            requested_by=requested_by,
+            at=core.clock(),
+        )
+        uow.requests.add(request)
+        uow.commit()
+        return request
+
+
+def request_unpublish_product(core: Core, product_code: str, *, requested_by: str) -> Request:
+    with core.uow() as uow:
+        product = get_product(uow, product_code)
+        product.check_unpublishable_product()
+        request = Request(
+            kind=RequestKind.UNPUBLISH_PRODUCT,
+            product_code=product.code,
+            requested_by=requested_by,
+            at=core.clock(),
+        )
+        uow.requests.add(request)
+        uow.commit()
+        return request
+
+
+def get_request(core: Core, request_id: int) -> Request:
+    with core.uow() as uow:
+        request = uow.requests.get(request_id)
+        if request is None:
+            raise NotFound(f"There is no request {request_id}.")
+        return request
+
+
+def awaiting_approval(core: Core, user_id: str, groups: Iterable[str] = ()) -> list[Request]:
+    """Pending requests this user may decide: on products where they are a release manager by
+    user ID or by one of `groups` (IDs), never their own."""
+    groups = tuple(groups)
+    with core.uow() as uow:
+        codes = []
+        for product, _published in uow.products.summaries():
+            try:
+                product.check_approver(user_id, groups)
+            except NotAllowed:
+                continue
+            codes.append(product.code)
+        if not codes:
+            return []
+        return [r for r in uow.requests.pending(codes) if r.requested_by != user_id]
+
+
+def requests_of(core: Core, user_id: str, limit: int = 10) -> list[Request]:
+    """A user's most recent requests, newest first."""
+    with core.uow() as uow:
+        return uow.requests.by_requester(user_id, limit)
+
+
+@dataclass(frozen=True)
+class Decision:
+    request: Request
+    versions: list[Version]
+
+
+def approve(core: Core, request_id: int, *, by: str, groups: Iterable[str] = ()) -> Decision:
+    """A release manager proceeds. Checked by user or group ID; never the requester. A second
+    approval of the same request (a double click, a retry) is refused and changes nothing."""
+    groups = tuple(groups)
+    request = get_request(core, request_id)
+    omi: Omi | None = None
+    if request.kind is RequestKind.PUBLISH and request.state is RequestState.PENDING:
+        with core.uow() as uow:
+            product = get_product(uow, request.product_code)
+            request.check_decidable(product, by, groups)
+        omi = find_omi(core, product, request.version_form().omi)
+    with core.uow() as uow:
+        request = _locked_request(uow, request_id)
+        product = get_product(uow, request.product_code, lock=True)
+        request.check_decidable(product, by, groups)
+        try:
+            versions = _carry_out(uow, core, product, request, omi, by)
+        except UserError as refused:
+            # The rules changed since the request (another version was unpublished, the OMI
+            # was used...): the request can never pass; say so on it and keep nothing else.
+            uow.rollback()
+            request = _locked_request(uow, request_id)
+            request.decide(RequestState.FAILED, by, core.clock(), str(refused))
+            uow.commit()
+            raise
+        request.decide(RequestState.APPROVED, by, core.clock())
+        uow.commit()
+        return Decision(request, versions)
+
+
+def _locked_request(uow: UnitOfWork, request_id: int) -> Request:
+    request = uow.requests.get(request_id, lock=True)
+    if request is None:
+        raise NotFound(f"There is no request {request_id}.")
+    return request
+
+
+def _carry_out(
+    uow: UnitOfWork, core: Core, product: Product, request: Request, omi: Omi | None, by: str
+) -> list[Version]:
+    if request.kind is RequestKind.PUBLISH:
+        version = product.publish(
+            request.version_form(),
+            omi,
+            requested_by=request.requested_by,
+            approved_by=by,
+            at=core.clock(),
+        )
+        start_publication(uow, version)
+        request.version_id = version.id
+        return [version]
+    if request.kind is RequestKind.UNPUBLISH:
+        assert request.version_id is not None
+        version = product.version(request.version_id)
+        unpublish_one(uow, product, version, core)
+        return [version]
+    return unpublish_whole(uow, product, core)
+
+
+def reject(
+    core: Core, request_id: int, *, by: str, reason: str, groups: Iterable[str] = ()
+) -> Request:
+    reason = reason.strip()
+    if not reason:
+        raise FormErrors({"reason": "Say why the request is rejected."})
+    with core.uow() as uow:
+        request = _locked_request(uow, request_id)
+        product = get_product(uow, request.product_code)
+        request.check_decidable(product, by, groups)
+        request.decide(RequestState.REJECTED, by, core.clock(), reason[:2000])
+        uow.commit()
+        return request
+
+
+def record_surface(core: Core, request_id: int, surface: dict[str, object]) -> None:
+    """Remembers where a request is shown (a Slack message) so it can be updated in place."""
+    with core.uow() as uow:
+        request = _locked_request(uow, request_id)
+        request.surface = {**request.surface, **surface}
+        uow.commit()

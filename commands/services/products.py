@@ -1,0 +1,180 @@
+"""Products and their Versions table (R1): reading them, the version with its jobs and notices,
+the OMIs the Version form offers (R2), a new Version form (R3), and adding a product."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from commands.bootstrap import Core
+from commands.errors import NotFound, UserError
+from commands.model import (
+    Job,
+    Omi,
+    Pricing,
+    Product,
+    Version,
+    VersionForm,
+    check_account_id,
+    check_product_code,
+)
+from storage.uow import UnitOfWork
+
+
+def get_product(uow: UnitOfWork, code: str, *, lock: bool = False) -> Product:
+    product = uow.products.get(code, lock=lock)
+    if product is None:
+        raise NotFound(f"There is no product with product code {code!r}.")
+    return product
+
+
+def get_version(uow: UnitOfWork, version_id: str) -> Version:
+    version = uow.versions.get(version_id.strip())
+    if version is None:
+        raise NotFound(f"There is no version {version_id!r}.")
+    return version
+
+
+@dataclass(frozen=True)
+class ProductLine:
+    """A line of "My products": the product, its last available version, its date."""
+
+    product: Product
+    published: int
+    last_available: Version | None
+
+
+def list_products(core: Core) -> list[ProductLine]:
+    with core.uow() as uow:
+        return [
+            ProductLine(product, published, uow.versions.last_available(product.code))
+            for product, published in uow.products.summaries()
+        ]
+
+
+@dataclass(frozen=True)
+class VersionsTable:
+    """R1: a product's versions with the product code shown beside them."""
+
+    product: Product
+    rows: list[Version]
+    total: int
+    last_available: Version | None
+
+
+def versions_table(
+    core: Core, product_code: str, *, limit: int | None = None, offset: int = 0
+) -> VersionsTable:
+    with core.uow() as uow:
+        product = uow.products.get(product_code, versions=False)
+        if product is None:
+            raise NotFound(f"There is no product with product code {product_code!r}.")
+        return VersionsTable(
+            product,
+            uow.versions.table(product_code, limit=limit, offset=offset),
+            uow.versions.count(product_code),
+            uow.versions.last_available(product_code),
+        )
+
+
+@dataclass(frozen=True)
+class VersionDetails:
+    version: Version
+    product: Product
+    jobs: list[Job]
+    mails: dict[str, int] = field(default_factory=dict)
+    posts: dict[str, int] = field(default_factory=dict)
+
+
+def show_version(core: Core, version_id: str) -> VersionDetails:
+    with core.uow() as uow:
+        version = get_version(uow, version_id)
+        product = get_product(uow, version.product_code)
+        return VersionDetails(
+            version=version,
+            product=product,
+            jobs=uow.jobs.for_version(version.id),
+            mails=uow.outbox.counts(version.id, "email"),
+            posts=uow.outbox.counts(version.id, "slack"),
+        )
+
+
+def selectable_omis(core: Core, product_code: str) -> list[Omi]:
+    """R2: the OMIs the Version form offers: the seller's own, available, with the code."""
+    with core.uow() as uow:
+        product = get_product(uow, product_code)
+    images = core.cloud.seller.selectable_omis(product.seller_account_id, product.code)
+    return [i.as_omi() for i in images]
+
+
+def new_form(core: Core, product_code: str) -> tuple[Product, VersionForm]:
+    """R3: a new Version form, pre-filled from the last created version."""
+    with core.uow() as uow:
+        product = get_product(uow, product_code)
+        return product, product.new_form()
+
+
+def find_omi(core: Core, product: Product, ref: str) -> Omi | None:
+    if not ref.strip():
+        return None
+    image = core.cloud.seller.find_omi(product.seller_account_id, ref)
+    return image.as_omi() if image else None
+
+
+def is_settled(core: Core, version_id: str) -> bool:
+    """No job of the version is left to run."""
+    with core.uow() as uow:
+        get_version(uow, version_id)
+        return uow.jobs.unfinished(version_id) == 0
+
+
+def save_product(
+    core: Core,
+    *,
+    code: str,
+    name: str,
+    seller_account_id: str,
+    pricing: str,
+    release_managers: Sequence[str] = (),
+    release_manager_group: str | None = None,
+    approval_channel: str | None = None,
+) -> tuple[Product, bool]:
+    """Adds a product or updates its description. Returns (product, created)."""
+    check_product_code(code)
+    check_account_id(seller_account_id)
+    try:
+        mode = Pricing(pricing)
+    except ValueError:
+        choices = ", ".join(p.value for p in Pricing)
+        raise UserError(f"Pricing must be one of {choices}, not {pricing!r}.") from None
+    with core.uow() as uow:
+        product = uow.products.get(code, lock=True)
+        created = product is None
+        if product is None:
+            product = Product(
+                code=code,
+                name=name,
+                seller_account_id=seller_account_id,
+                pricing=mode,
+                at=core.clock(),
+                release_managers=release_managers,
+                release_manager_group=release_manager_group,
+                approval_channel=approval_channel,
+            )
+            uow.products.add(product)
+        else:
+            if product.seller_account_id != seller_account_id and product.versions:
+                raise UserError(
+                    f"Product {code} already has versions from account "
+                    f"{product.seller_account_id}; its seller account cannot change."
+                )
+            if not name.strip():
+                raise UserError("A product needs a name.")
+            product.name = name.strip()
+            product.seller_account_id = seller_account_id
+            product.pricing = mode
+            product.release_managers = list(release_managers)
+            product.release_manager_group = release_manager_group
+            product.approval_channel = approval_channel
+        uow.commit()
+        return product, created

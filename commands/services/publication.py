@@ -1,0 +1,65 @@
+"""Publishing a version (R2–R5) and modifying a published one (R5, R6)."""
+
+from __future__ import annotations
+
+from commands.bootstrap import Core
+from commands.model import (
+    Omi,
+    Product,
+    Version,
+    VersionForm,
+)
+from commands.pipeline import step_job
+from commands.services.products import find_omi, get_product, get_version
+from storage.uow import UnitOfWork
+
+
+def start_publication(uow: UnitOfWork, version: Version) -> None:
+    uow.jobs.add(step_job("copy_omi", version, version.created_at))
+
+
+def check_publication(
+    core: Core, product_code: str, form: VersionForm
+) -> tuple[Product, VersionForm, Omi | None]:
+    """Everything a publication needs, without writing: the completed form (R3) and its OMI
+    (R2, R5). Raises FormErrors naming each bad field."""
+    with core.uow() as uow:
+        product = get_product(uow, product_code)
+    completed = product.complete(form)
+    omi = find_omi(core, product, completed.omi)
+    return product, product.check_publishable(completed, omi), omi
+
+
+def publish(
+    core: Core,
+    product_code: str,
+    form: VersionForm,
+    *,
+    requested_by: str,
+    approved_by: str | None = None,
+) -> Version:
+    """Publishes a version at once (the CLI's operators and pipelines): the OMI copy, its
+    sharing and the notices follow in the worker."""
+    _, _, omi = check_publication(core, product_code, form)
+    with core.uow() as uow:
+        product = get_product(uow, product_code, lock=True)
+        version = product.publish(
+            form, omi, requested_by=requested_by, approved_by=approved_by, at=core.clock()
+        )
+        start_publication(uow, version)
+        uow.commit()
+        return version
+
+
+# -- modifying --------------------------------------------------------------------------------
+
+
+def modify(core: Core, version_id: str, form: VersionForm, *, by: str) -> tuple[Version, list[str]]:
+    """R5, R6: a published version's fields change at once, its OMI never; no email."""
+    with core.uow() as uow:
+        version = get_version(uow, version_id)
+        product = get_product(uow, version.product_code, lock=True)
+        version = product.version(version.id)
+        changed = version.modify(form, core.clock())
+        uow.commit()
+        return version, changed

@@ -1,0 +1,56 @@
+"""Unpublishing a version (R7, R8) and a whole product (R9)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from commands import notices
+from commands.bootstrap import Core
+from commands.model import (
+    Product,
+    Version,
+)
+from commands.pipeline import delete_copy_job
+from commands.services.products import get_product, get_version
+from storage.uow import UnitOfWork
+
+
+def _delete_copies(uow: UnitOfWork, versions: Sequence[Version]) -> None:
+    for v in versions:
+        if v.copy_id:
+            uow.jobs.add(delete_copy_job(v, v.modified_at))
+
+
+def unpublish_one(uow: UnitOfWork, product: Product, version: Version, core: Core) -> None:
+    at = core.clock()
+    product.unpublish(version, at)
+    _delete_copies(uow, [version])
+    notices.versions_unpublished(uow, product, [version], at, whole_product=False)
+
+
+def unpublish_whole(uow: UnitOfWork, product: Product, core: Core) -> list[Version]:
+    at = core.clock()
+    gone = product.unpublish_all(at)
+    _delete_copies(uow, gone)
+    notices.versions_unpublished(uow, product, gone, at, whole_product=True)
+    return gone
+
+
+def unpublish(core: Core, version_id: str, *, by: str) -> Version:
+    """R7, R8: the version is unpublished at once; its OMI copy is deleted by the worker."""
+    with core.uow() as uow:
+        version = get_version(uow, version_id)
+        product = get_product(uow, version.product_code, lock=True)
+        version = product.version(version.id)
+        unpublish_one(uow, product, version, core)
+        uow.commit()
+        return version
+
+
+def unpublish_product(core: Core, product_code: str, *, by: str) -> list[Version]:
+    """R9: every published version at once; R7 does not apply."""
+    with core.uow() as uow:
+        product = get_product(uow, product_code, lock=True)
+        gone = unpublish_whole(uow, product, core)
+        uow.commit()
+        return gone
