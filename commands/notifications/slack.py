@@ -1,4 +1,5 @@
-"""Slack posts from the outbox: announcements to subscriber channels (R4, R8, R9, R10) and the
+"""Slack posts from the outbox: announcements to subscriber channels (written by
+announcements.py) and the
 progress of a request in its thread.
 
 Delivery promises, and how they are kept:
@@ -23,23 +24,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.models.blocks import (
-    Block,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    SectionBlock,
-)
 
 from commands.bootstrap import Core
 from commands.model import OutboxItem, OutboxState
+from commands.notifications.announcements import render_announcement
 from commands.notifications.transport import backoff
 
 __all__ = [
@@ -47,7 +40,6 @@ __all__ = [
     "PERMANENT_ERRORS",
     "Pacer",
     "deliver_slack",
-    "render_announcement",
     "slack_deliverer_from_env",
 ]
 
@@ -125,231 +117,6 @@ class Pacer:
 
 
 PACER = Pacer()
-
-
-# -- rendering ----------------------------------------------------------------------------------
-
-
-def _escape(text: object) -> str:
-    # Seller input (product names, release notes) must not become mentions or links.
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_MONTHS = {
-    "en": (
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ),
-    "fr": (
-        "janvier", "février", "mars", "avril", "mai", "juin",
-        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-    ),
-}  # fmt: skip
-
-
-def _date(value: object, language: str) -> str:
-    try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        return ""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    at = at.astimezone(UTC)
-    day = "1er" if language == "fr" and at.day == 1 else str(at.day)
-    return f"{day} {_MONTHS[language][at.month - 1]} {at.year}"
-
-
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "published_header": "New version of {name}",
-        "published": "Version *{sv}* of *{name}* (product code `{code}`) is published.",
-        "published_fallback": "Version {sv} of {name} (product code {code}) is published.",
-        "upgrade": (
-            "We advise you to upgrade: launch your new virtual machines from the OMI copy "
-            "`{copy}`, available to your account now. VMs launched from earlier versions are "
-            "not affected."
-        ),
-        "upgrade_no_copy": (
-            "We advise you to upgrade to this version. VMs launched from earlier versions are "
-            "not affected."
-        ),
-        "release_note": "*Release note*",
-        "version_id": "*Version ID*",
-        "software_version": "*Software version*",
-        "operating_system": "*Operating system*",
-        "copy_id": "*OMI copy ID*",
-        "unpublished_header": "Version of {name} unpublished",
-        "unpublished": "Version *{sv}* of *{name}* (product code `{code}`) is unpublished.",
-        "unpublished_fallback": "Version {sv} of {name} (product code {code}) is unpublished.",
-        "product_header": "{name} unpublished",
-        "product": (
-            "*{name}* (product code `{code}`) is unpublished: all its versions are withdrawn."
-        ),
-        "product_fallback": "{name} (product code {code}) is unpublished.",
-        "withdrawn": "*Withdrawn versions*",
-        "deleted": (
-            "The OMI copy of {what} is deleted from the OUTSCALE Cloud: no new VM can be launched "
-            "from it. VMs already running keep running."
-        ),
-        "this_version": "this version",
-        "these_versions": "these versions",
-        "last_available": "The last available version is now *{sv}* (`{id}`).",
-        "none_left": "No version of {name} is available any more.",
-        "date": "OUTSCALE Marketplace · {date}",
-    },
-    "fr": {
-        "published_header": "Nouvelle version de {name}",
-        "published": "La version *{sv}* de *{name}* (code produit `{code}`) est publiée.",
-        "published_fallback": "La version {sv} de {name} (code produit {code}) est publiée.",
-        "upgrade": (
-            "Nous vous recommandons de mettre à niveau : lancez vos nouvelles machines "
-            "virtuelles à partir de la copie de l'OMI `{copy}`, dès à présent disponible pour "
-            "votre compte. Les VM lancées depuis des versions précédentes ne sont pas affectées."
-        ),
-        "upgrade_no_copy": (
-            "Nous vous recommandons de mettre à niveau vers cette version. Les VM lancées depuis "
-            "des versions précédentes ne sont pas affectées."
-        ),
-        "release_note": "*Note de release*",
-        "version_id": "*ID de la version*",
-        "software_version": "*Version du logiciel*",
-        "operating_system": "*Système d'exploitation*",
-        "copy_id": "*ID de la copie de l'OMI*",
-        "unpublished_header": "Version de {name} dépubliée",
-        "unpublished": "La version *{sv}* de *{name}* (code produit `{code}`) est dépubliée.",
-        "unpublished_fallback": "La version {sv} de {name} (code produit {code}) est dépubliée.",
-        "product_header": "{name} dépublié",
-        "product": (
-            "*{name}* (code produit `{code}`) est dépublié : toutes ses versions sont retirées."
-        ),
-        "product_fallback": "{name} (code produit {code}) est dépublié.",
-        "withdrawn": "*Versions retirées*",
-        "deleted": (
-            "La copie de l'OMI de {what} est supprimée du Cloud OUTSCALE : aucune nouvelle VM ne "
-            "peut en être lancée. Les VM déjà lancées continuent de fonctionner."
-        ),
-        "this_version": "cette version",
-        "these_versions": "ces versions",
-        "last_available": "La dernière version disponible est désormais *{sv}* (`{id}`).",
-        "none_left": "Plus aucune version de {name} n'est disponible.",
-        "date": "OUTSCALE Marketplace · {date}",
-    },
-}
-
-
-@dataclass(frozen=True)
-class Rendered:
-    text: str  # the notification and screen-reader fallback
-    blocks: list[dict[str, Any]]
-
-
-def _language(value: str | None) -> str:
-    primary = (value or "").strip().lower().replace("_", "-").split("-")[0]
-    return primary if primary in TEXTS else "en"
-
-
-def render_announcement(payload: Mapping[str, Any], language: str | None) -> Rendered:
-    """An announcement's Block Kit message in the subscriber's language."""
-    lang = _language(language)
-    t = TEXTS[lang]
-    event = str(payload.get("event") or "")
-    code = _escape(payload.get("product_code") or "")
-    raw_name = str(payload.get("product_name") or payload.get("product_code") or "")
-    name = _escape(raw_name)
-    versions = [v for v in payload.get("versions") or [] if isinstance(v, Mapping)]
-    first: Mapping[str, Any] = versions[0] if versions else {}
-    sv = _escape(first.get("software_version") or first.get("id") or "")
-    blocks: list[Block] = []
-
-    def header(template: str) -> None:
-        blocks.append(HeaderBlock(text=_clip(template.format(name=raw_name), 150)))
-
-    def fields(version: Mapping[str, Any]) -> list[MarkdownTextObject]:
-        found = [
-            (t["version_id"], f"`{_escape(version.get('id') or '')}`"),
-            (t["software_version"], _escape(version.get("software_version") or "")),
-            (t["operating_system"], _escape(version.get("operating_system") or "")),
-            (t["copy_id"], f"`{_escape(version['omi_copy_id'])}`")
-            if version.get("omi_copy_id")
-            else ("", ""),
-        ]
-        return [
-            MarkdownTextObject(text=_clip(f"{label}\n{value}", 2000))
-            for label, value in found
-            if label and value and value != "``"
-        ]
-
-    if event == "version_published":
-        header(t["published_header"])
-        text = t["published_fallback"].format(
-            sv=first.get("software_version"), name=raw_name, code=payload.get("product_code")
-        )
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(text=t["published"].format(sv=sv, name=name, code=code)),
-                fields=fields(first) or None,
-            )
-        )
-        note = str(first.get("release_note") or "").strip()
-        if note:
-            blocks.append(
-                SectionBlock(
-                    text=MarkdownTextObject(
-                        text=_clip(f"{t['release_note']}\n{_escape(note)}", 3000)
-                    )
-                )
-            )
-        copy = first.get("omi_copy_id")
-        upgrade = t["upgrade"].format(copy=_escape(copy)) if copy else t["upgrade_no_copy"]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=upgrade)))
-    elif event in ("version_unpublished", "product_unpublished"):
-        if event == "version_unpublished":
-            header(t["unpublished_header"])
-            text = t["unpublished_fallback"].format(
-                sv=first.get("software_version"), name=raw_name, code=payload.get("product_code")
-            )
-            lead = t["unpublished"].format(sv=sv, name=name, code=code)
-            blocks.append(
-                SectionBlock(text=MarkdownTextObject(text=lead), fields=fields(first) or None)
-            )
-            what = t["this_version"]
-        else:
-            header(t["product_header"])
-            text = t["product_fallback"].format(name=raw_name, code=payload.get("product_code"))
-            blocks.append(
-                SectionBlock(
-                    text=MarkdownTextObject(text=t["product"].format(name=name, code=code))
-                )
-            )
-            lines = [
-                f"• {_escape(v.get('software_version') or '')} (`{_escape(v.get('id') or '')}`)"
-                + (f" · `{_escape(v['omi_copy_id'])}`" if v.get("omi_copy_id") else "")
-                for v in versions
-            ]
-            if lines:
-                listing = _clip(t["withdrawn"] + "\n" + "\n".join(lines), 3000)
-                blocks.append(SectionBlock(text=MarkdownTextObject(text=listing)))
-            what = t["this_version"] if len(versions) == 1 else t["these_versions"]
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=t["deleted"].format(what=what))))
-        last = payload.get("last_available")
-        if isinstance(last, Mapping) and last.get("id"):
-            remaining = t["last_available"].format(
-                sv=_escape(last.get("software_version") or last["id"]), id=_escape(last["id"])
-            )
-        else:
-            remaining = t["none_left"].format(name=name)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=remaining)))
-    else:
-        raise ValueError(f"unknown announcement {event!r}")
-    when = _date(payload.get("date"), lang)
-    if when:
-        blocks.append(DividerBlock())
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=t["date"].format(date=when))]))
-    return Rendered(text=text, blocks=[b.to_dict() for b in blocks])
 
 
 # -- delivery -----------------------------------------------------------------------------------

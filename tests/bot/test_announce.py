@@ -11,10 +11,10 @@ import pytest
 
 from commands.bootstrap import Core
 from commands.model import OutboxItem, OutboxState
+from commands.notifications.announcements import render_announcement
 from commands.notifications.slack import (
     Pacer,
     deliver_slack,
-    render_announcement,
     slack_client,
     slack_deliverer_from_env,
 )
