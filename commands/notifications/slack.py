@@ -1,6 +1,5 @@
 """Slack posts from the outbox: announcements to subscriber channels (written by
-announcements.py) and the
-progress of a request in its thread.
+announcements.py) and the progress of a request in its thread.
 
 Delivery promises, and how they are kept:
 
