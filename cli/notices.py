@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from cli.main import Ctx, pass_ctx, reported, table, when, who
+from cli.common import Ctx, pass_ctx, reported, table, when, who
 from commands import catalog, services
 from commands.errors import UserError
 from commands.model import OutboxItem

@@ -1,0 +1,97 @@
+"""What every `omi-bot` verb shares: one line and an exit code for every error, the core built
+on first use, who is acting, and plain tables.
+
+User errors: one line on stderr, exit 2, nothing changed. Cloud or infrastructure failures:
+one line, exit 1. Never a traceback (OMI_DEBUG=1 shows one, for whoever debugs)."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from commands.bootstrap import Core, bootstrap
+from commands.config import Settings
+from commands.errors import OmiError, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int) -> None:
+    click.echo(f"omi-bot: {message}", err=True)
+    sys.exit(code)
+
+
+def reported(fn: F) -> F:
+    """Turns every error into one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as err:
+            fail(str(err), 2)
+        except OmiError as err:
+            fail(str(err), 1)
+        except click.exceptions.Exit:
+            raise
+        except click.ClickException:
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as err:
+            if os.environ.get("OMI_DEBUG"):
+                raise
+            fail(infrastructure_message(err), 1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def infrastructure_message(err: Exception) -> str:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(err, SQLAlchemyError):
+        return (
+            "the database could not be used "
+            f"({type(getattr(err, 'orig', err) or err).__name__}); check OMI_DATABASE_URL."
+        )
+    return f"unexpected {type(err).__name__}; run again with OMI_DEBUG=1 for details."
+
+
+class Ctx:
+    """Builds the core on first use, so `--help` and `sandbox` need no database."""
+
+    def __init__(self) -> None:
+        self._core: Core | None = None
+
+    @property
+    def core(self) -> Core:
+        if self._core is None:
+            self._core = bootstrap(Settings.from_env())
+        return self._core
+
+
+pass_ctx = click.make_pass_decorator(Ctx, ensure=True)
+
+
+def who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    for row in (header, *rows):
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())

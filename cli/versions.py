@@ -1,0 +1,263 @@
+"""`omi-bot versions`: the Versions table and the Version form: list, show, publish, modify,
+unpublish."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from cli.common import Ctx, F, pass_ctx, reported, table, when, who
+from commands import services
+from commands.bootstrap import Core
+from commands.errors import CloudError, OmiError
+from commands.model import Status, Version, VersionForm
+
+
+@click.group()
+def versions() -> None:
+    """The Versions table and the Version form."""
+
+
+def version_json(v: Version) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "product_code": v.product_code,
+        "software_version": v.software_version,
+        "operating_system": v.operating_system,
+        "software_base": list(v.software_base),
+        "release_note": v.release_note,
+        "instructions": v.instructions,
+        "status": v.status.value,
+        "omi_id": v.omi_id,
+        "omi_name": v.omi_name,
+        "omi_copy_id": v.copy_id,
+        "created_at": v.created_at.isoformat(),
+        "modified_at": v.modified_at.isoformat(),
+        "published_at": v.published_at.isoformat() if v.published_at else None,
+        "unpublished_at": v.unpublished_at.isoformat() if v.unpublished_at else None,
+        "requested_by": v.requested_by,
+        "approved_by": v.approved_by,
+        "failure": v.failure,
+    }
+
+
+@versions.command("list")
+@click.argument("product_code")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", type=click.IntRange(1), help="Show the newest N versions only.")
+@pass_ctx
+@reported
+def versions_list(ctx: Ctx, product_code: str, as_json: bool, limit: int | None) -> None:
+    """The Versions table of a product (R1)."""
+    t = services.versions_table(ctx.core, product_code, limit=limit)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "product_code": t.product.code,
+                    "product_name": t.product.name,
+                    "last_available_version": t.last_available.id if t.last_available else None,
+                    "versions": [version_json(v) for v in t.rows],
+                },
+                indent=2,
+            )
+        )
+        return
+    last = (
+        f"{t.last_available.software_version or '-'} ({t.last_available.id})"
+        if t.last_available
+        else "none"
+    )
+    click.echo(f"Product {t.product.name} — product code {t.product.code}")
+    click.echo(f"Last available version: {last}; {t.total} version(s)")
+    table(
+        ("ID", "SOFTWARE VERSION", "MODIFIED", "STATUS", "OMI", "OMI COPY"),
+        [
+            (
+                v.id,
+                v.software_version or "-",
+                when(v.modified_at),
+                v.status.value,
+                v.omi_id,
+                v.copy_id or "-",
+            )
+            for v in t.rows
+        ],
+    )
+
+
+@versions.command("show")
+@click.argument("version_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+@reported
+def versions_show(ctx: Ctx, version_id: str, as_json: bool) -> None:
+    """One version: its Version form, its state and what was done for it."""
+    d = services.show_version(ctx.core, version_id)
+    v = d.version
+    sent_mail = d.mails.get("sent", 0)
+    failed_mail = d.mails.get("failed", 0)
+    queued_mail = d.mails.get("pending", 0) + d.mails.get("sending", 0)
+    if as_json:
+        data = version_json(v)
+        data["mails"] = {"sent": sent_mail, "failed": failed_mail, "queued": queued_mail}
+        data["jobs"] = [
+            {
+                "kind": j.kind,
+                "state": j.state.value,
+                "attempts": j.attempts,
+                "last_error": j.last_error,
+            }
+            for j in d.jobs
+        ]
+        click.echo(json.dumps(data, indent=2))
+        return
+    fields = [
+        ("Version", v.id),
+        ("Product code", f"{d.product.code} ({d.product.name})"),
+        ("Status", v.status.value + (f" — {v.failure}" if v.failure else "")),
+        ("OMI", f"{v.omi_id} ({v.omi_name})"),
+        ("OMI copy", v.copy_id or "-"),
+        ("Software version", v.software_version or "-"),
+        ("Operating system", v.operating_system or "-"),
+        ("Software base", ", ".join(v.software_base) or "-"),
+        ("Release note", v.release_note),
+        ("Instructions for use", v.instructions or "-"),
+        ("Created", when(v.created_at)),
+        ("Modified", when(v.modified_at)),
+        ("Published", when(v.published_at)),
+        ("Unpublished", when(v.unpublished_at)),
+        ("Requested by", v.requested_by),
+        ("Approved by", v.approved_by or "-"),
+        ("Mails", f"{sent_mail} sent, {failed_mail} failed, {queued_mail} queued"),
+    ]
+    width = max(len(k) for k, _ in fields)
+    for key, value in fields:
+        click.echo(f"{key.ljust(width)}  {value}")
+    if d.jobs:
+        click.echo("Jobs:")
+        for j in d.jobs:
+            err = f" — {j.last_error}" if j.last_error else ""
+            click.echo(f"  {j.kind:<15} {j.state.value:<8} attempts {j.attempts}{err}")
+
+
+def form_options(fn: F) -> F:
+    for option in reversed(
+        [
+            click.option("--software-version", help="Software version (default: the last one's)."),
+            click.option("--os", "operating_system", help="Operating system."),
+            click.option(
+                "--software-base", multiple=True, help="A software base element (repeat)."
+            ),
+            click.option("--instructions", help="Instructions for use."),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+@versions.command("publish")
+@click.argument("product_code")
+@click.option("--omi", required=True, help="The OMI's ID or name.")
+@click.option("--release-note", required=True)
+@form_options
+@click.option("--wait", is_flag=True, help="Stay until the version is published or failed.")
+@click.option("--timeout", default=1800.0, show_default=True)
+@pass_ctx
+@reported
+def versions_publish(
+    ctx: Ctx,
+    product_code: str,
+    omi: str,
+    release_note: str,
+    software_version: str | None,
+    operating_system: str | None,
+    software_base: tuple[str, ...],
+    instructions: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Publish a new version. Fields not given come from the last created version (R3)."""
+    form = VersionForm(
+        omi=omi,
+        software_version=software_version or "",
+        operating_system=operating_system or "",
+        software_base=software_base,
+        release_note=release_note,
+        instructions=instructions or "",
+    )
+    version = services.publish(ctx.core, product_code, form, requested_by=who(), approved_by=who())
+    click.echo(
+        f"Version {version.id} of product {product_code} is being published (OMI {version.omi_id})."
+    )
+    if wait:
+        wait_for(ctx.core, version.id, timeout)
+
+
+@versions.command("modify")
+@click.argument("version_id")
+@click.option("--release-note")
+@form_options
+@click.option("--omi", help="Refused if it differs from the version's OMI (R5).")
+@pass_ctx
+@reported
+def versions_modify(
+    ctx: Ctx,
+    version_id: str,
+    release_note: str | None,
+    software_version: str | None,
+    operating_system: str | None,
+    software_base: tuple[str, ...],
+    instructions: str | None,
+    omi: str | None,
+) -> None:
+    """Modify a published version; what is not given stays as it is (R6)."""
+    current = services.show_version(ctx.core, version_id).version.form()
+    form = VersionForm(
+        omi=omi if omi is not None else current.omi,
+        software_version=current.software_version if software_version is None else software_version,
+        operating_system=current.operating_system if operating_system is None else operating_system,
+        software_base=software_base or current.software_base,
+        release_note=current.release_note if release_note is None else release_note,
+        instructions=current.instructions if instructions is None else instructions,
+    )
+    version, changed = services.modify(ctx.core, version_id, form, by=who())
+    if changed:
+        click.echo(f"Modified version {version.id}: {', '.join(changed)}.")
+    else:
+        click.echo(f"Version {version.id} already had these values; nothing changed.")
+
+
+@versions.command("unpublish")
+@click.argument("version_id")
+@click.option("--wait", is_flag=True, help="Stay until the OMI copy is deleted.")
+@click.option("--timeout", default=600.0, show_default=True)
+@pass_ctx
+@reported
+def versions_unpublish(ctx: Ctx, version_id: str, wait: bool, timeout: float) -> None:
+    """Unpublish a version: its OMI copy is deleted; running VMs keep running (R7, R8)."""
+    version = services.unpublish(ctx.core, version_id, by=who())
+    click.echo(f"Unpublished version {version.id} of product {version.product_code}.")
+    if wait:
+        wait_for(ctx.core, version.id, timeout)
+
+
+def wait_for(core: Core, version_id: str, timeout: float) -> None:
+    from commands.worker import Worker
+
+    worker = Worker(core)
+    if not worker.run_until(lambda: services.is_settled(core, version_id), timeout):
+        raise OmiError(
+            f"version {version_id} was not done after {timeout:g} s; "
+            "a running worker will finish it."
+        )
+    v = services.show_version(core, version_id).version
+    if v.status is Status.FAILED:
+        raise CloudError("publish", f"Version {v.id} failed: {v.failure}")
+    click.echo(
+        f"Version {v.id}: {v.status.value}"
+        + (f", OMI copy {v.copy_id}" if v.copy_id and v.status is Status.PUBLISHED else "")
+        + "."
+    )
