@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 
 
 class SeenTriggers:
-    """Trigger IDs already handled. Slack sends the same trigger_id again when it retries a
-    delivery (X-Slack-Retry-Num); handling it twice would open two modals or post twice."""
+    """Trigger IDs (and event IDs) already handled. Slack sends the same trigger_id or
+    event_id again when it retries a delivery (X-Slack-Retry-Num over HTTP, retry_attempt over
+    Socket Mode); handling it twice would open two modals or post twice."""
 
     def __init__(self, ttl: float = 600.0) -> None:
         self.ttl = ttl
@@ -52,7 +53,7 @@ def install(app: App, core: Core, locales: Locales | None = None) -> None:
     ) -> Any:
         context["core"] = core
         context["locales"] = locales
-        trigger = body.get("trigger_id") if isinstance(body, dict) else None
+        trigger = body.get("trigger_id") or body.get("event_id") if isinstance(body, dict) else None
         if trigger and not seen.first_time(str(trigger)):
             logger.info(
                 "redelivered request ignored (retry %s)",

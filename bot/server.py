@@ -22,6 +22,8 @@ from waitress.server import BaseWSGIServer, create_server
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
 __all__ = [
     "EVENTS_PATH",
     "HEALTH_PATH",
@@ -29,6 +31,7 @@ __all__ = [
     "serve",
     "serve_socket_mode",
     "start_in_thread",
+    "start_socket_mode",
     "wsgi_app",
 ]
 
@@ -151,8 +154,22 @@ def start_in_thread(
     )
 
 
-def serve_socket_mode(app: App, app_token: str) -> None:
-    """Connect to Slack over Socket Mode (no public URL needed) and block."""
+def start_socket_mode(app: App, app_token: str, ping_interval: float = 10) -> SocketModeHandler:
+    """Connect to Slack over Socket Mode (no public URL needed) and return; the handler's own
+    threads receive the envelopes and acknowledge each one.
+
+    This is Bolt's builtin client (slack_sdk.socket_mode.builtin). It asks for its WebSocket
+    URL with apps.connections.open on the app's Web API client, so SLACK_API_URL applies to it
+    as to every other call, and it opens a new connection by itself on a ``disconnect`` or a
+    dropped socket (noticed within ``ping_interval`` seconds)."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    SocketModeHandler(app, app_token).start()
+    handler = SocketModeHandler(app, app_token, ping_interval=ping_interval)
+    handler.connect()
+    return handler
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Socket Mode until interrupted (production entry point)."""
+    start_socket_mode(app, app_token)
+    threading.Event().wait()

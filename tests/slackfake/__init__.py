@@ -91,6 +91,7 @@ class FakeSlackAPI:
         team_name: str = "Team One",
         app_id: str = "A1",
         token: str | None = None,
+        app_token: str | None = None,
     ) -> None:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -99,6 +100,10 @@ class FakeSlackAPI:
         self.app_id = app_id
         # When set, calls with another token are refused like Slack does (invalid_auth).
         self.expected_token = token
+        # apps.connections.open takes the app-level token (xapp-), never the bot token.
+        self.expected_app_token = app_token
+        # Set by FakeSocketMode: where apps.connections.open sends the bot.
+        self.socket_urls: Callable[[], str] | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
@@ -311,6 +316,8 @@ class FakeSlackAPI:
         failure = self._before_answer(method)
         if failure is not None:
             return failure.status, dict(failure.body), dict(failure.headers)
+        if method == "apps.connections.open":
+            return self._apps_connections_open(token)
         if method not in {"api.test"}:
             if not token:
                 return 200, _error("not_authed"), {}
@@ -450,6 +457,17 @@ class FakeSlackAPI:
 
     def _api_test(self, params: dict[str, Any]) -> SlackResult:
         return 200, {"ok": True, "args": params}, {}
+
+    def _apps_connections_open(self, token: str | None) -> SlackResult:
+        if not token:
+            return 200, _error("not_authed"), {}
+        if not token.startswith("xapp-"):
+            return 200, _error("not_allowed_token_type"), {}
+        if self.expected_app_token is not None and token != self.expected_app_token:
+            return 200, _error("invalid_auth"), {}
+        if self.socket_urls is None:
+            return 200, _error("not_allowed"), {}
+        return 200, {"ok": True, "url": self.socket_urls()}, {}
 
     def _auth_test(self, params: dict[str, Any]) -> SlackResult:
         return 200, {
