@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltContext, BoltRequest
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import listeners
@@ -40,9 +40,15 @@ class SeenTriggers:
             return True
 
 
-def install(app: App, core: Core, locales: Locales | None = None) -> None:
+def install(
+    app: App,
+    core: Core,
+    locales: Locales | None = None,
+    accepting: Callable[[], bool] = lambda: True,
+) -> None:
     """Gives every listener the core and the language cache, drops redelivered requests,
-    then registers the listeners."""
+    refuses new ones while `accepting()` is false (shutting down), then registers the
+    listeners."""
     locales = locales or Locales()
     seen = SeenTriggers()
     app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
@@ -51,6 +57,9 @@ def install(app: App, core: Core, locales: Locales | None = None) -> None:
     def provide(
         request: BoltRequest, context: BoltContext, body: dict[str, Any], next: Callable[[], Any]
     ) -> Any:
+        if not accepting():
+            # Not acknowledged: Slack delivers it again, to a replica that is not stopping.
+            return BoltResponse(status=503, body="")
         context["core"] = core
         context["locales"] = locales
         trigger = body.get("trigger_id") or body.get("event_id") if isinstance(body, dict) else None
@@ -66,8 +75,6 @@ def install(app: App, core: Core, locales: Locales | None = None) -> None:
 
 
 def _acknowledged() -> Any:
-    from slack_bolt import BoltResponse
-
     return BoltResponse(status=200, body="")
 
 
@@ -81,5 +88,7 @@ def warm_up(core: Core) -> None:
             logger.warning("OUTSCALE %s account not ready: %s", label, exc)
 
 
-def build_app(settings: BotSettings, core: Core) -> App:
-    return create_app(settings, lambda app: install(app, core))
+def build_app(
+    settings: BotSettings, core: Core, accepting: Callable[[], bool] = lambda: True
+) -> App:
+    return create_app(settings, lambda app: install(app, core, accepting=accepting))

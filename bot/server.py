@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import waitress
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ __all__ = [
     "EVENTS_PATH",
     "HEALTH_PATH",
     "RunningServer",
-    "serve",
-    "serve_socket_mode",
     "start_in_thread",
     "start_socket_mode",
     "wsgi_app",
@@ -78,27 +77,20 @@ def wsgi_app(app: App, health: Callable[[], bool]) -> WSGIApplication:
     return application
 
 
-def serve(
-    app: App,
-    health: Callable[[], bool],
-    host: str = "0.0.0.0",
-    port: int = 3000,
-    threads: int = 8,
-) -> None:
-    """Serve until interrupted (production entry point)."""
-    logger.info("serving Slack requests on http://%s:%d%s", host, port, EVENTS_PATH)
-    waitress.serve(wsgi_app(app, health), host=host, port=port, threads=threads, ident="omi-bot")
-
-
 @dataclass
 class RunningServer:
-    """A waitress server running in a daemon thread; ``stop()`` closes it from that thread."""
+    """A waitress server whose loop runs in a thread of its own.
+
+    ``close()`` stops taking connections and lets the requests under way answer; ``stop()``
+    then tears everything down from the loop's thread (waitress's loop has no thread-safe
+    stop, so the loop checks flags between short poll slices)."""
 
     server: BaseWSGIServer
     host: str
     port: int
     _thread: threading.Thread = field(repr=False)
     _stopping: threading.Event = field(repr=False)
+    _closing: threading.Event = field(repr=False)
 
     @property
     def url(self) -> str:
@@ -107,6 +99,28 @@ class RunningServer:
     @property
     def events_url(self) -> str:
         return self.url + EVENTS_PATH
+
+    def close(self) -> None:
+        """No new connection from now on (the port is released)."""
+        self._closing.set()
+
+    def busy(self) -> bool:
+        """A request is being handled, waits for a thread, or its answer is not sent yet."""
+        tasks = self.server.task_dispatcher
+        if tasks.active_count or tasks.queue:
+            return True
+        return any(
+            isinstance(channel, HTTPChannel) and (channel.requests or channel.total_outbufs_len)
+            for channel in list(self.server._map.values())
+        )
+
+    def wait_idle(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.busy():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
@@ -126,31 +140,41 @@ def start_in_thread(
     port: int = 0,
     threads: int = 4,
 ) -> RunningServer:
-    """Start the shell on ``host:port`` (0: a free port) in a daemon thread, for tests."""
-    server = create_server(wsgi_app(app, health), host=host, port=port, threads=threads)
-    if not isinstance(server, BaseWSGIServer):  # several listen sockets: not a test setup
+    """Serve the shell on ``host:port`` (0: a free port) from a daemon thread; `omi-bot
+    serve` and the tests both start it this way."""
+    server = create_server(
+        wsgi_app(app, health), host=host, port=port, threads=threads, ident="omi-bot"
+    )
+    if not isinstance(server, BaseWSGIServer):  # several listen sockets: not supported
         server.close()
         raise ValueError("start_in_thread serves exactly one address")
     stopping = threading.Event()
+    closing = threading.Event()
 
     def run() -> None:
-        # Short poll slices instead of server.run(): waitress's loop has no thread-safe stop,
-        # so the loop checks the flag and tears everything down on its own thread.
         try:
             while not stopping.is_set():
-                wasyncore.loop(timeout=0.05, map=server._map, count=1)
+                if closing.is_set() and server.accepting:
+                    server.accepting = False
+                    server.close()  # the listening socket only; open channels go on
+                if server._map:
+                    wasyncore.loop(timeout=0.05, map=server._map, count=1)
+                else:
+                    time.sleep(0.05)
         finally:
             server.task_dispatcher.shutdown()
             wasyncore.close_all(server._map)
 
     thread = threading.Thread(target=run, name=f"omi-bot-http-{server.effective_port}", daemon=True)
     thread.start()
+    logger.info("serving Slack on http://%s:%d%s", host, server.effective_port, EVENTS_PATH)
     return RunningServer(
         server=server,
         host=str(server.effective_host),
         port=int(server.effective_port),
         _thread=thread,
         _stopping=stopping,
+        _closing=closing,
     )
 
 
@@ -167,9 +191,3 @@ def start_socket_mode(app: App, app_token: str, ping_interval: float = 10) -> So
     handler = SocketModeHandler(app, app_token, ping_interval=ping_interval)
     handler.connect()
     return handler
-
-
-def serve_socket_mode(app: App, app_token: str) -> None:
-    """Socket Mode until interrupted (production entry point)."""
-    start_socket_mode(app, app_token)
-    threading.Event().wait()

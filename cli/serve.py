@@ -16,11 +16,12 @@ logger = logging.getLogger(__name__)
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--no-worker", is_flag=True, help="Do not run the job worker in this process.")
 def serve(port: int | None, host: str, no_worker: bool) -> None:
-    """Serve the Slack app at /slack/events (Socket Mode when SLACK_APP_TOKEN is set)."""
+    """Serve the Slack app at /slack/events (Socket Mode when SLACK_APP_TOKEN is set).
+
+    Stops on SIGTERM or SIGINT within OMI_SHUTDOWN_SECONDS, exiting 0."""
     from bot.app import BotSettings
-    from bot.runtime import build_app, warm_up
-    from bot.server import serve as serve_http
-    from bot.server import serve_socket_mode
+    from bot.service import Service
+    from commands import lifecycle
     from commands.bootstrap import bootstrap
     from commands.errors import OmiError
 
@@ -32,21 +33,21 @@ def serve(port: int | None, host: str, no_worker: bool) -> None:
         core = bootstrap()
     except OmiError as failed:
         raise click.ClickException(str(failed)) from None
-    app = build_app(settings, core)
-    warm_up(core)
-    scheduler = None
-    if not no_worker:
-        from commands.worker import Worker
+    logging.getLogger("omi_bot").setLevel(logging.INFO)
+    from urllib.error import URLError
 
-        scheduler = Worker(core).start_background()
+    from slack_sdk.errors import SlackApiError
+
     try:
-        if settings.app_token:
-            logger.info("connecting to Slack over Socket Mode")
-            serve_socket_mode(app, settings.app_token)
-        else:
-            serve_http(
-                app, core.db.reachable, host=host, port=settings.port if port is None else port
-            )
-    finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        # Against the real Slack, building the app checks the bot token (auth.test).
+        service = Service(settings, core, host=host, port=port, with_worker=not no_worker)
+        service.start()
+    except URLError as unreachable:
+        raise click.ClickException(f"Slack could not be reached: {unreachable.reason}.") from None
+    except OSError as bad:
+        raise click.ClickException(f"cannot listen on {host}: {bad.strerror or bad}.") from None
+    except SlackApiError as refused:
+        error = refused.response.get("error")
+        raise click.ClickException(f"Slack refused the app's token: {error}.") from None
+    lifecycle.wait_for_stop()
+    lifecycle.exit_when_done(service.stop())

@@ -45,6 +45,8 @@ class Settings:
     job_lease_seconds: float = 120.0
     job_max_attempts: int = 8
     retry_base_seconds: float = 10.0
+    # SIGTERM to exit: in-flight Slack requests and the running step get this long.
+    shutdown_seconds: float = 20.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -79,4 +81,5 @@ class Settings:
             job_lease_seconds=_float(env, "OMI_JOB_LEASE_SECONDS", cls.job_lease_seconds),
             job_max_attempts=int(_float(env, "OMI_JOB_MAX_ATTEMPTS", cls.job_max_attempts)),
             retry_base_seconds=_float(env, "OMI_RETRY_BASE_SECONDS", cls.retry_base_seconds),
+            shutdown_seconds=_float(env, "OMI_SHUTDOWN_SECONDS", cls.shutdown_seconds),
         )

@@ -14,12 +14,15 @@ from commands.notifications.slack import slack_deliverer_from_env
 log = logging.getLogger("omi_bot.worker")
 
 
-def deliverers(core: Core, worker_name: str) -> list[Callable[[], int]]:
+def deliverers(
+    core: Core, worker_name: str, stopping: Callable[[], bool] = lambda: False
+) -> list[Callable[[], int]]:
+    """`stopping()` turning true makes a batch under way give back what it has not sent."""
     told: set[str] = set()
 
     def mail() -> int:
         try:
-            return deliver_mail(core, worker_name)
+            return deliver_mail(core, worker_name, stopping=stopping)
         except UserError as bad:
             # A configuration the operator must fix (OMI_SMTP_URL): the mails wait, untouched.
             # Said once, not on every tick.
@@ -29,4 +32,4 @@ def deliverers(core: Core, worker_name: str) -> list[Callable[[], int]]:
             return 0
 
     # Slack posts only when SLACK_BOT_TOKEN is set; mail never depends on Slack.
-    return [mail, *slack_deliverer_from_env(core, worker_name)]
+    return [mail, *slack_deliverer_from_env(core, worker_name, stopping=stopping)]

@@ -18,9 +18,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
-from commands import pipeline
+from commands import lifecycle, pipeline
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, JobState
@@ -31,6 +30,10 @@ log = logging.getLogger("omi_bot.worker")
 
 class LeaseLost(Exception):
     """Another worker took the job over; this one must stop touching it."""
+
+
+class Stopping(Exception):
+    """The worker is shutting down: the step stops at the checkpoint it just recorded."""
 
 
 class _JobContext:
@@ -46,6 +49,9 @@ class _JobContext:
             job.lease_until = self.core.clock() + self._worker.lease
             uow.commit()
             self.job.payload = dict(job.payload)
+        if self._worker.stopping:
+            # A checkpoint is a safe place to stop: the next run resumes from it.
+            raise Stopping
 
 
 Deliverer = Callable[[], int]
@@ -62,12 +68,53 @@ class Worker:
         self.core = core
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=core.settings.job_lease_seconds)
+        self._stop = threading.Event()
         if deliverers is None:
             from commands.delivery import deliverers as default_deliverers
 
-            deliverers = default_deliverers(core, self.name)
+            deliverers = default_deliverers(core, self.name, stopping=self._stop.is_set)
         self.deliverers = list(deliverers)
         self._tick_lock = threading.Lock()
+        self._running: Job | None = None
+
+    # -- stopping -------------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Takes no new job or delivery from now on; the running step goes on to its end."""
+        self._stop.set()
+
+    def finish(self, timeout: float) -> bool:
+        """After stop(): waits up to `timeout` for the running tick. A step still running then
+        gives its lease back, so another worker takes the job without waiting for the lease
+        to run out. True when nothing was left running."""
+        if self._tick_lock.acquire(timeout=max(timeout, 0.0)):
+            self._tick_lock.release()
+            return True
+        job = self._running
+        if job is not None:
+            # Its OUTSCALE call may still be under way: the job waits out that call's timeout,
+            # and the step, written to be run again, finds what the call did.
+            self.give_back(job, after=self.core.settings.osc_timeout)
+        return False
+
+    def give_back(self, mine: Job, after: float = 0.0) -> bool:
+        """Hands a job this worker holds back to the queue, the attempt not counted."""
+        with self.core.uow() as uow:
+            try:
+                job = self.held(uow, mine)
+            except LeaseLost:
+                return False
+            job.state = JobState.PENDING
+            job.attempts -= 1
+            job.lease_until = None
+            job.worker = None
+            job.run_at = self.core.clock() + timedelta(seconds=after)
+            uow.commit()
+        log.info("job %s (%s) given back", mine.id, mine.kind)
+        return True
 
     # -- one job --------------------------------------------------------------------------
     def held(self, uow: UnitOfWork, mine: Job) -> Job:
@@ -92,6 +139,7 @@ class Worker:
         job = self.claim()
         if job is None:
             return False
+        self._running = job
         handler = pipeline.HANDLERS.get(job.kind)
         try:
             if handler is None:
@@ -100,8 +148,12 @@ class Worker:
             self._finish(job, step)
         except LeaseLost:
             log.warning("job %s (%s) was taken over by another worker", job.id, job.kind)
+        except Stopping:
+            self.give_back(job)
         except Exception as error:  # every failure is recorded on the job, never lost
             self._failed(job, error)
+        finally:
+            self._running = None
         return True
 
     def _finish(self, mine: Job, step: pipeline.Step) -> None:
@@ -158,9 +210,11 @@ class Worker:
             return 0  # the previous tick is still running
         try:
             done = 0
-            while done < max_jobs and self.run_one():
+            while done < max_jobs and not self.stopping and self.run_one():
                 done += 1
             for deliver in self.deliverers:
+                if self.stopping:
+                    break
                 try:
                     done += deliver()
                 except Exception:
@@ -190,7 +244,7 @@ class Worker:
         wait = (next_at - datetime.now(UTC)).total_seconds()
         return max(0.02, min(poll, wait))
 
-    def _schedule(self, scheduler: BackgroundScheduler | BlockingScheduler) -> None:
+    def _schedule(self, scheduler: BackgroundScheduler) -> None:
         scheduler.add_job(
             self.tick,
             "interval",
@@ -208,10 +262,19 @@ class Worker:
         return scheduler
 
     def run_forever(self) -> None:
-        scheduler = BlockingScheduler(timezone=UTC)
-        self._schedule(scheduler)
+        """`omi-bot worker`: works until SIGTERM or SIGINT, then stops within
+        OMI_SHUTDOWN_SECONDS (see shutdown())."""
+        scheduler = self.start_background()
         log.info("worker %s started", self.name)
-        try:
-            scheduler.start()
-        except (KeyboardInterrupt, SystemExit):
-            pass
+        lifecycle.wait_for_stop()
+        log.info("worker %s stopping", self.name)
+        lifecycle.exit_when_done(self.shutdown(scheduler, self.core.settings.shutdown_seconds))
+
+    def shutdown(self, scheduler: BackgroundScheduler, timeout: float) -> bool:
+        """Stops the clock, lets the running step end or gives its lease back. True when
+        nothing was left running."""
+        self.stop()
+        scheduler.shutdown(wait=False)
+        done = self.finish(timeout)
+        log.info("worker %s stopped%s", self.name, "" if done else " (a step was cut short)")
+        return done

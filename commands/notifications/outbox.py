@@ -71,10 +71,15 @@ def open_transport(settings: Settings) -> Transport:
         raise UserError(f"OMI_SMTP_URL cannot be used: {bad}.") from None
 
 
-def deliver_mail(core: Core, worker_name: str, batch: int = BATCH) -> int:
+def deliver_mail(
+    core: Core,
+    worker_name: str,
+    batch: int = BATCH,
+    stopping: Callable[[], bool] | None = None,
+) -> int:
     """Sends the mails that are due, in batches of `batch` over one connection, for up to
     BUDGET_SECONDS. Returns how many mails were handled (sent, retried later or failed)."""
-    report = send_due_mail(core, worker_name, batch=batch)
+    report = send_due_mail(core, worker_name, batch=batch, stopping=stopping)
     return report.claimed
 
 
@@ -86,9 +91,12 @@ def send_due_mail(
     budget_seconds: float = BUDGET_SECONDS,
     max_attempts: int = MAX_ATTEMPTS,
     after_each: AfterEach | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
     """deliver_mail with the details. `after_each` is called once each outcome is committed:
-    a hook for progress reports, and where tests stop a worker dead to play a crash."""
+    a hook for progress reports, and where tests stop a worker dead to play a crash.
+    `stopping()` turning true (a worker shutting down) gives back the mails not yet tried."""
+    stopping = stopping or (lambda: False)
     transport = open_transport(core.settings)
     lease = timedelta(seconds=core.settings.job_lease_seconds)
     report = DeliveryReport()
@@ -100,7 +108,9 @@ def send_due_mail(
                 uow.commit()
             if not claimed:
                 break
-            done = _send_batch(core, transport, claimed, lease, max_attempts, after_each)
+            done = _send_batch(
+                core, transport, claimed, lease, max_attempts, after_each, stopping
+            )
             report.add(done)
             log.info(
                 "mail via %r: %d sent, %d to retry, %d failed, %d not tried",
@@ -110,7 +120,12 @@ def send_due_mail(
                 done.failed,
                 done.released,
             )
-            if len(claimed) < batch or done.released or time.monotonic() >= deadline:
+            if (
+                len(claimed) < batch
+                or done.released
+                or stopping()
+                or time.monotonic() >= deadline
+            ):
                 break
     return report
 
@@ -122,6 +137,7 @@ def _send_batch(
     lease: timedelta,
     max_attempts: int,
     after_each: AfterEach | None,
+    stopping: Callable[[], bool],
 ) -> DeliveryReport:
     report = DeliveryReport(claimed=len(claimed))
     held = {item.id for item in claimed}
@@ -140,7 +156,7 @@ def _send_batch(
         _count(report, state)
         if after_each is not None:
             after_each(item, state)
-        reason = unavailable(transport)
+        reason = unavailable(transport) or ("the worker is stopping" if stopping() else None)
         if reason is not None and index + 1 < len(claimed):
             # The server cannot be reached: trying the rest now would only burn their attempts.
             report.released = _release(core, claimed[index + 1 :], reason)

@@ -284,8 +284,10 @@ def deliver_slack(
     batch: int = 50,
     *,
     pacer: Pacer | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> int:
-    """Claims due Slack notices and posts them. Returns how many were sent or failed."""
+    """Claims due Slack notices and posts them. Returns how many were sent or failed.
+    `stopping()` turning true (a worker shutting down) puts back the notices not yet posted."""
     pacer = pacer or PACER
     lease = timedelta(seconds=core.settings.job_lease_seconds)
     with core.uow() as uow:
@@ -294,6 +296,9 @@ def deliver_slack(
     done = 0
     for item in items:
         delivery = _Delivery(core, worker_name, client, pacer, item)
+        if stopping is not None and stopping():
+            delivery.record(OutboxState.PENDING, at=core.clock(), counted=False)
+            continue
         try:
             delivery.run()
         except _PutBack as later:
@@ -345,7 +350,10 @@ def slack_client(token: str, api_url: str | None = None) -> WebClient:
 
 
 def slack_deliverer_from_env(
-    core: Core, worker_name: str, environ: Mapping[str, str] | None = None
+    core: Core,
+    worker_name: str,
+    environ: Mapping[str, str] | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> Sequence[Callable[[], int]]:
     """The Slack deliverer when `SLACK_BOT_TOKEN` is set; none otherwise."""
     env = os.environ if environ is None else environ
@@ -353,4 +361,4 @@ def slack_deliverer_from_env(
     if not token:
         return []
     client = slack_client(token, env.get("SLACK_API_URL"))
-    return [lambda: deliver_slack(core, worker_name, client)]
+    return [lambda: deliver_slack(core, worker_name, client, stopping=stopping)]

@@ -122,6 +122,12 @@ class _Handler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         owner = self.owner
+        with owner._lock:
+            hold = owner._hold_after is not None and len(owner._messages) >= owner._hold_after
+        if hold:
+            owner._holding.set()
+            # Off the event loop: other connections keep being served meanwhile.
+            await asyncio.get_running_loop().run_in_executor(None, owner._released.wait, 60)
         drop_now = drop_after = False
         with owner._lock:
             if owner._drop_during_data > 0:
@@ -203,6 +209,9 @@ class SmtpTestServer:
         self._drop_during_data = 0
         self._credentials: tuple[str, str] | None = None
         self._auth_attempts: list[str] = []
+        self._hold_after: int | None = None
+        self._holding = threading.Event()
+        self._released = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -229,6 +238,7 @@ class SmtpTestServer:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -298,6 +308,22 @@ class SmtpTestServer:
         with self._lock:
             self._drop_after = n
             self._announce_drop = announce
+
+    def hold_after(self, n: int) -> None:
+        """Once `n` messages are accepted, the next DATA waits for `release()` before its
+        reply: a sender is caught in the middle of a batch."""
+        with self._lock:
+            self._hold_after = n
+            self._holding.clear()
+            self._released.clear()
+
+    def wait_holding(self, timeout: float = 30.0) -> bool:
+        return self._holding.wait(timeout)
+
+    def release(self) -> None:
+        with self._lock:
+            self._hold_after = None
+        self._released.set()
 
     def drop_during_data(self, n: int = 1) -> None:
         """The next `n` messages: close the connection after DATA, without any reply."""

@@ -1,5 +1,6 @@
 """Mail delivery in real processes: one killed (SIGKILL) in the middle of a batch, then
-`omi-bot mail send` taking over once the dead one's lease has run out."""
+`omi-bot mail send` taking over once the dead one's lease has run out; `omi-bot worker`
+stopped (SIGTERM) in the middle of a batch, giving back what it had not sent."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from commands.bootstrap import Core
 from commands.model import OutboxState, VersionForm
 from tests.conftest import OMI_1
 from tests.notifications.smtp_server import SmtpTestServer
+from tests.processes import omi_env, start_omi
 
 # Sends mail like the worker does, and dies on the spot after the second recorded outcome: no
 # cleanup, no SMTP QUIT, the database connection simply gone.
@@ -74,5 +76,40 @@ def test_a_killed_sender_is_taken_over_and_every_mail_arrives_once(
     taken = run(["-c", "from cli.main import main; main()", "mail", "send"], env, tmp_path)
     assert taken.returncode == 0, taken.stderr
     assert taken.stdout.strip() == "2 sent, 0 to retry later, 0 failed."
+    received = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
+    assert len(received) == 4 and set(received.values()) == {1}
+
+
+def test_sigterm_mid_batch_sends_the_mail_under_way_and_gives_back_the_rest(
+    core: Core,
+    subscribers: list[str],
+    drain: Callable[..., None],
+    smtp_server: SmtpTestServer,
+    database_url: str,
+    osc_config: Path,
+    tmp_path: Path,
+) -> None:
+    form = VersionForm(omi=OMI_1, release_note="note", software_version="1.24")
+    services.publish(core, "0001", form, requested_by="U1")
+    drain()
+    smtp_server.hold_after(2)  # the third mail is under way when the signal comes
+    env = omi_env(database_url, osc_config, tmp_path, OMI_SMTP_URL=smtp_server.url)
+    worker = start_omi(["worker"], env, tmp_path, name="worker")
+    try:
+        assert smtp_server.wait_holding(60), worker.output
+        worker.popen.send_signal(signal.SIGTERM)
+        worker.wait_log("stopping")
+    finally:
+        smtp_server.release()
+    assert worker.wait() == 0, worker.output
+    with core.uow() as uow:
+        items = uow.outbox.list(channel="email")
+    assert Counter(i.state for i in items) == {OutboxState.SENT: 3, OutboxState.PENDING: 1}
+    (rest,) = [i for i in items if i.state is OutboxState.PENDING]
+    assert rest.attempts == 0 and "stopping" in (rest.last_error or "")  # not counted
+
+    time.sleep(0.1)  # OMI_RETRY_BASE_SECONDS: the given-back mail is due again
+    taken = run(["-c", "from cli.main import main; main()", "mail", "send"], env, tmp_path)
+    assert taken.stdout.strip() == "1 sent, 0 to retry later, 0 failed.", taken.stderr
     received = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
     assert len(received) == 4 and set(received.values()) == {1}

@@ -1,0 +1,110 @@
+"""`omi-bot serve` as a process: the Slack surface (HTTP or Socket Mode) and the worker
+beside it, started together and stopped in order.
+
+On SIGTERM, within OMI_SHUTDOWN_SECONDS: no new Slack request is taken (the HTTP port closes;
+over Socket Mode new envelopes go unacknowledged, so Slack delivers them again elsewhere), the
+requests under way answer and finish what they do after their acknowledgement, the worker
+takes no new job and its running step ends or gives its lease back; then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.app import BotSettings
+from bot.runtime import build_app, warm_up
+from bot.server import RunningServer, start_in_thread, start_socket_mode
+from commands.bootstrap import Core
+from commands.worker import Worker
+
+log = logging.getLogger("omi_bot.serve")
+
+
+@dataclass
+class Service:
+    settings: BotSettings
+    core: Core
+    host: str = "0.0.0.0"
+    port: int | None = None
+    with_worker: bool = True
+    threads: int = 8
+    ping_interval: float = 10
+    app: App = field(init=False)
+    worker: Worker | None = field(init=False, default=None)
+    http: RunningServer | None = field(init=False, default=None)
+    socket: SocketModeHandler | None = field(init=False, default=None)
+    _scheduler: BackgroundScheduler | None = field(init=False, default=None)
+    _stopping: threading.Event = field(init=False, default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.app = build_app(self.settings, self.core, accepting=self.accepting)
+
+    def accepting(self) -> bool:
+        return not self._stopping.is_set()
+
+    def start(self) -> Service:
+        warm_up(self.core)
+        if self.with_worker:
+            self.worker = Worker(self.core)
+            self._scheduler = self.worker.start_background()
+        if self.settings.app_token:
+            log.info("connecting to Slack over Socket Mode")
+            self.socket = start_socket_mode(
+                self.app, self.settings.app_token, ping_interval=self.ping_interval
+            )
+        else:
+            port = self.settings.port if self.port is None else self.port
+            self.http = start_in_thread(
+                self.app, self.core.db.reachable, self.host, port, self.threads
+            )
+        return self
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stops in order within `timeout` seconds (OMI_SHUTDOWN_SECONDS by default). True
+        when everything ended in time; False when a step was given back still running."""
+        seconds = self.core.settings.shutdown_seconds if timeout is None else timeout
+        deadline = time.monotonic() + seconds
+        self._stopping.set()
+        if self.http is not None:
+            self.http.close()
+        if self.worker is not None:
+            self.worker.stop()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        answered = True
+        if self.http is not None:
+            answered = self.http.wait_idle(_left(deadline))
+        # What listeners do after their acknowledgement (views.update, posts) runs on Bolt's
+        # executor: it must end too before the process does.
+        answered = _drain(self.app.listener_runner.listener_executor, _left(deadline)) and answered
+        if self.socket is not None:
+            self.socket.close()
+        if self.http is not None:
+            self.http.stop(timeout=max(_left(deadline), 0.5))
+        finished = True
+        if self.worker is not None:
+            finished = self.worker.finish(_left(deadline))
+        if not answered:
+            log.warning("Slack requests were still being handled at the end of the shutdown")
+        log.info("stopped")
+        return finished and answered
+
+
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _drain(executor: Executor, timeout: float) -> bool:
+    # Executor.shutdown has no timeout of its own: wait for it from a thread we can give up on.
+    done = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
+    done.start()
+    done.join(timeout)
+    return not done.is_alive()
