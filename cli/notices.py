@@ -13,7 +13,13 @@ from cli.common import Ctx, pass_ctx, reported, table, when, who
 from commands import catalog, services
 from commands.errors import UserError
 from commands.model import OutboxItem
-from commands.notifications.outbox import DeliveryReport, list_mail, retry_mail, send_due_mail
+from commands.notifications.outbox import (
+    DeliveryReport,
+    list_mail,
+    message_id,
+    retry_mail,
+    send_due_mail,
+)
 
 
 def register(main: click.Group) -> None:
@@ -29,7 +35,7 @@ def mail() -> None:
     """The mails to subscribers and organization administrators."""
 
 
-def mail_json(item: OutboxItem) -> dict[str, Any]:
+def mail_json(item: OutboxItem, mail_from: str) -> dict[str, Any]:
     return {
         "id": item.id,
         "state": item.state.value,
@@ -39,7 +45,7 @@ def mail_json(item: OutboxItem) -> dict[str, Any]:
         "recipient": item.recipient,
         "language": item.language,
         "subject": item.payload.get("subject"),
-        "message_id": item.payload.get("message_id"),
+        "message_id": message_id(item, mail_from),
         "attempts": item.attempts,
         "next_attempt_at": item.next_attempt_at.isoformat(),
         "sent_at": item.sent_at.isoformat() if item.sent_at else None,
@@ -58,7 +64,8 @@ def mail_list(ctx: Ctx, failed: bool, limit: int, as_json: bool) -> None:
     """The newest mails first, with their state and the server's last answer."""
     items = list_mail(ctx.core, failed=failed, limit=limit)
     if as_json:
-        click.echo(json.dumps([mail_json(i) for i in items], indent=2))
+        mail_from = ctx.core.settings.mail_from
+        click.echo(json.dumps([mail_json(i, mail_from) for i in items], indent=2))
         return
     if not items:
         click.echo("No failed mail." if failed else "No mail.")

@@ -47,6 +47,10 @@ class Settings:
     retry_base_seconds: float = 10.0
     # SIGTERM to exit: in-flight Slack requests and the running step get this long.
     shutdown_seconds: float = 20.0
+    # How long a mail the server keeps deferring is retried after its event, then failed.
+    mail_retry_seconds: float = 86400.0
+    # How long an OMI copy may stay pending before its publication fails.
+    copy_timeout_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,10 +58,18 @@ class Settings:
         batch = int(_float(env, "OMI_SHARE_BATCH_SIZE", 100))
         if not 1 <= batch <= 1000:
             raise UserError("OMI_SHARE_BATCH_SIZE must be between 1 and 1000.")
+        # Imported here: the mail templates are not needed to read settings for `--help`.
+        from commands.notifications.mail import message_id_domain
+
+        mail_from = env.get("OMI_MAIL_FROM") or cls.mail_from
+        try:
+            message_id_domain(mail_from)
+        except ValueError as bad:
+            raise UserError(f"OMI_MAIL_FROM must be one address with a domain ({bad}).") from None
         return cls(
             database_url=env.get("OMI_DATABASE_URL") or cls.database_url,
             smtp_url=env.get("OMI_SMTP_URL") or None,
-            mail_from=env.get("OMI_MAIL_FROM") or cls.mail_from,
+            mail_from=mail_from,
             maildir=env.get("OMI_MAILDIR") or cls.maildir,
             seller_profile=env.get("OMI_SELLER_PROFILE") or None,
             distribution_profile=env.get("OMI_DISTRIBUTION_PROFILE") or None,
@@ -82,4 +94,6 @@ class Settings:
             job_max_attempts=int(_float(env, "OMI_JOB_MAX_ATTEMPTS", cls.job_max_attempts)),
             retry_base_seconds=_float(env, "OMI_RETRY_BASE_SECONDS", cls.retry_base_seconds),
             shutdown_seconds=_float(env, "OMI_SHUTDOWN_SECONDS", cls.shutdown_seconds),
+            mail_retry_seconds=_float(env, "OMI_MAIL_RETRY_SECONDS", cls.mail_retry_seconds),
+            copy_timeout_seconds=_float(env, "OMI_COPY_TIMEOUT_SECONDS", cls.copy_timeout_seconds),
         )

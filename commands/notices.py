@@ -19,16 +19,10 @@ from commands.notifications.mail import (
     MailFacts,
     RenderedMail,
     VersionFacts,
-    make_message_id,
     normalize_language,
     render,
 )
 from storage.uow import UnitOfWork
-
-# The right-hand part of every Message-ID. It only has to make the IDs globally unique (the
-# left part is a hash of the outbox key); it is fixed so that a mail keeps its Message-ID
-# whatever OMI_MAIL_FROM says when it is finally sent, and `.localhost` can belong to nobody.
-MESSAGE_ID_DOMAIN = "omi-bot.localhost"
 
 # outbox.key is VARCHAR(255); PostgreSQL refuses longer values.
 _KEY_MAX = 255
@@ -153,7 +147,6 @@ def _enqueue(
                     "subject": mail.subject,
                     "text": mail.text,
                     "html": mail.html,
-                    "message_id": make_message_id(key, MESSAGE_ID_DOMAIN),
                     "version_ids": [v.id for v in versions],
                 },
                 at=at,

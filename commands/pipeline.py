@@ -1,23 +1,27 @@
 """The cloud work behind a decision, one job per step, each safe to run again.
 
 Publishing: copy the OMI (the distribution account, after the seller lets it launch the
-source), wait until the copy is available, share it with the subscribers (or make it public
-for free and BYOL products), then mark the version published and write the notices (R4).
-Unpublishing deletes the copy (R8, R9). A step that dies half-way is run again and finds what
-it had already done: the copy by its tag or name, the sharing by its checkpoint."""
+source), wait until the copy is available (OMI_COPY_TIMEOUT_SECONDS at most), share it with the
+subscribers (or make it public for free and BYOL products), then mark the version published and
+write the notices (R4). Unpublishing deletes the copy, then writes the notices, which say the
+copy has been deleted (R8, R9); a deletion is never given up. A publication that fails deletes
+whatever copy it made. A step that dies half-way is run again and finds what it had already
+done: the copy by its tag or name, the sharing by its checkpoint."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from commands import notices
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, Product, Status, Version
-from commands.progress import Stage, stage
+from commands.outscale import NO_SUCH_IMAGE
+from commands.progress import Alert, Stage, alert, stage
 from storage.uow import UnitOfWork
 
 
@@ -60,20 +64,29 @@ def _read(core: Core, version_id: str, *, accounts: bool = False) -> Snapshot:
         return Snapshot(version, product, ids)
 
 
+def step_key(kind: str, version_id: str) -> str:
+    return f"{kind}:{version_id}"
+
+
 def step_job(kind: str, version: Version, at: datetime, **payload: object) -> Job:
     """A step of one version's pipeline, keyed so it is queued once."""
     return Job(
         kind,
         at=at,
-        key=f"{kind}:{version.id}",
+        key=step_key(kind, version.id),
         version_id=version.id,
         product_code=version.product_code,
         payload=payload,
     )
 
 
-def delete_copy_job(version: Version, at: datetime) -> Job:
-    return step_job("delete_copy", version, at, copy_id=version.copy_id)
+def delete_copy_job(version: Version, at: datetime, notice: dict[str, object] | None = None) -> Job:
+    """Deletes the version's copy; `notice` ({"versions", "whole_product"}) is the
+    unpublication whose notices wait for the deletion."""
+    payload: dict[str, object] = {"copy_id": version.copy_id}
+    if notice is not None:
+        payload["notice"] = notice
+    return step_job("delete_copy", version, at, **payload)
 
 
 def copy_omi(ctx: Context) -> Step:
@@ -129,7 +142,22 @@ def await_copy(ctx: Context) -> Step:
     if image.state in ("failed", "deleted", "deregistered"):
         why = f": {image.state_message}" if image.state_message else ""
         raise StepFailed(f"the OMI copy {image.image_id} ended {image.state}{why}")
+    # This job was queued when the copy was made: its age is how long the copy has been pending.
+    timeout = core.settings.copy_timeout_seconds
+    if (core.clock() - ctx.job.created_at).total_seconds() >= timeout:
+        raise StepFailed(
+            f"the OMI copy {image.image_id} was still {image.state or 'pending'} after "
+            f"{_duration(timeout)} (OMI_COPY_TIMEOUT_SECONDS); it is deleted"
+        )
     return Step(later=core.settings.copy_poll_seconds)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)} min"
+    return f"{seconds:g} s"
 
 
 def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -145,16 +173,17 @@ def share_copy(ctx: Context) -> Step:
         return Step()
     dist = core.cloud.distribution
     public = product.pricing.public_copy
-    if public:
-        dist.make_public(version.copy_id)
-    else:
-        # Accounts are shared in ID order; the checkpoint is the last ID shared, so a restart
-        # goes on from there and nobody is shared twice.
-        through = ctx.job.payload.get("shared_through")
-        pending = [a for a in snap.accounts if through is None or a > str(through)]
-        for batch in _batches(pending, core.settings.share_batch_size):
-            dist.grant(version.copy_id, batch)
-            ctx.checkpoint({"shared_through": batch[-1]})
+    with _copy_known(version):
+        if public:
+            dist.make_public(version.copy_id)
+        else:
+            # Accounts are shared in ID order; the checkpoint is the last ID shared, so a
+            # restart goes on from there and nobody is shared twice.
+            through = ctx.job.payload.get("shared_through")
+            pending = [a for a in snap.accounts if through is None or a > str(through)]
+            for batch in _batches(pending, core.settings.share_batch_size):
+                dist.grant(version.copy_id, batch)
+                ctx.checkpoint({"shared_through": batch[-1]})
     shared = set(snap.accounts)
 
     def apply(uow: UnitOfWork) -> list[Job]:
@@ -192,18 +221,68 @@ def share_copy(ctx: Context) -> Step:
     return Step(apply)
 
 
+class CopyGone(StepFailed):
+    """The cloud no longer has a copy the Versions table knows (deleted by hand, or a cloud
+    whose state was lost): running the step again cannot bring it back."""
+
+
+@contextmanager
+def _copy_known(version: Version) -> Iterator[None]:
+    """Turns OUTSCALE's "no such image" about the version's copy into what it means."""
+    try:
+        yield
+    except CloudError as error:
+        if error.code not in NO_SUCH_IMAGE:
+            raise
+        raise CopyGone(
+            f"the OMI copy {version.copy_id} of version {version.id} is gone from the OUTSCALE "
+            f"Cloud (OUTSCALE answered {error.code}: no such image), though omi-bot made it; "
+            "nothing was changed on the cloud"
+        ) from None
+
+
 def delete_copy(ctx: Context) -> Step:
+    """Deletes a version's copy: an unpublished version's (R8, R9), or whatever copy a failed
+    publication made, found by its tag or name when it was never recorded. Once an unpublished
+    version's copy is gone, the last deletion of its unpublication writes the notices."""
+    core = ctx.core
     copy_id = str(ctx.job.payload.get("copy_id") or "")
+    dist = core.cloud.distribution
+    if not copy_id:
+        version = _read(core, str(ctx.job.version_id)).version
+        found = dist.find_copy(version.id, version.copy_name())
+        copy_id = found.image_id if found else ""
     if copy_id:
-        ctx.core.cloud.distribution.delete(copy_id)
+        dist.delete(copy_id)
 
     def apply(uow: UnitOfWork) -> list[Job]:
         version = uow.versions.get(str(ctx.job.version_id))
-        if version is not None and version.status is Status.UNPUBLISHED:
-            stage(uow, version, Stage.DELETED, ctx.core.clock(), copy_id)
+        if version is None or version.status is not Status.UNPUBLISHED:
+            return []
+        at = core.clock()
+        stage(uow, version, Stage.DELETED, at, copy_id)
+        notice = ctx.job.payload.get("notice")
+        if isinstance(notice, dict):
+            _notify_when_deleted(uow, ctx.job, notice, at)
         return []
 
     return Step(apply)
+
+
+def _notify_when_deleted(uow: UnitOfWork, job: Job, notice: dict[str, Any], at: datetime) -> None:
+    """The notices of an unpublication say the copies have been deleted: they are written by
+    the deletion that finishes last among its versions'. The product's lock makes the
+    deletions of one product finish one after the other, so exactly one sees the others done."""
+    product = uow.products.get(str(job.product_code), lock=True)
+    assert product is not None
+    group = [str(v) for v in notice.get("versions") or []]
+    others = [step_key("delete_copy", v) for v in group if v != job.version_id]
+    if uow.jobs.unfinished_keys(others):
+        return
+    versions = [product.version(v) for v in group]
+    notices.versions_unpublished(
+        uow, product, versions, at, whole_product=bool(notice.get("whole_product"))
+    )
 
 
 def _account_access(ctx: Context, grant: bool) -> Step:
@@ -211,8 +290,9 @@ def _account_access(ctx: Context, grant: bool) -> Step:
     ids = [str(a) for a in ctx.job.payload.get("account_ids") or []]  # type: ignore[union-attr]
     if version.status is Status.PUBLISHED and version.copy_id and ids:
         dist = ctx.core.cloud.distribution
-        for batch in _batches(ids, ctx.core.settings.share_batch_size):
-            (dist.grant if grant else dist.revoke)(version.copy_id, batch)
+        with _copy_known(version):
+            for batch in _batches(ids, ctx.core.settings.share_batch_size):
+                (dist.grant if grant else dist.revoke)(version.copy_id, batch)
     return Step()
 
 
@@ -234,20 +314,35 @@ HANDLERS: dict[str, Callable[[Context], Step]] = {
 }
 
 PUBLISHING_STEPS = {"copy_omi", "await_copy", "share_copy"}
+# A copy that must go is never given up (R8): the job goes on at the longest backoff.
+UNTIL_DONE = {"delete_copy"}
 
 
 def on_failure(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
-    """A publication step gave up: the version fails with the reason, and a copy already made
-    is deleted so nothing half-published stays in the cloud. Nothing is announced."""
-    if job.kind not in PUBLISHING_STEPS or not job.version_id:
+    """A step gave up. A publication step fails its version with the reason and deletes any
+    copy it made, found by tag or name if it was never recorded, so nothing half-published
+    stays in the cloud; nothing is announced. A copy the cloud lost under a published version
+    is told to the release managers."""
+    if not job.version_id:
         return
     version = uow.versions.get(job.version_id)
-    if version is None or version.status is not Status.PUBLISHING:
+    if version is None:
         return
-    version.failed(reason, at)
-    stage(uow, version, Stage.FAILED, at, reason)
-    if version.copy_id:
+    if job.kind in PUBLISHING_STEPS and version.status is Status.PUBLISHING:
+        version.failed(reason, at)
+        stage(uow, version, Stage.FAILED, at, reason)
         uow.jobs.add(delete_copy_job(version, at))
+    elif job.kind in ("grant_account", "revoke_account") and version.status is Status.PUBLISHED:
+        key = f"{version.id}:{version.copy_id}"
+        alert(uow, version.product_code, version.id, Alert.COPY_GONE, at, key=key, detail=reason)
+
+
+def on_stuck(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
+    """A deletion failed as many times as a job may: the release managers hear of it, once;
+    the job goes on, and the unpublication's notices wait for it."""
+    if job.version_id and job.product_code:
+        key = job.version_id
+        alert(uow, job.product_code, key, Alert.DELETE_STUCK, at, key=key, detail=reason)
 
 
 def describe(error: BaseException) -> str:

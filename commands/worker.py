@@ -118,7 +118,8 @@ class Worker:
 
     # -- one job --------------------------------------------------------------------------
     def held(self, uow: UnitOfWork, mine: Job) -> Job:
-        job = uow.jobs.get(mine.id)
+        """The job as this worker claimed it, locked until the caller's commit, or LeaseLost."""
+        job = uow.jobs.get(mine.id, lock=True)
         if (
             job is None
             or job.state is not JobState.RUNNING
@@ -188,10 +189,18 @@ class Worker:
             at = self.core.clock()
             job.last_error = reason
             job.lease_until = None
-            if retry and job.attempts < self.core.settings.job_max_attempts:
+            exhausted = job.attempts >= self.core.settings.job_max_attempts
+            if retry and not exhausted:
                 job.state = JobState.PENDING
                 job.run_at = at + timedelta(seconds=self.backoff(job.attempts))
                 log.info("job %s (%s) will retry: %s", job.id, job.kind, reason)
+            elif job.kind in pipeline.UNTIL_DONE and not isinstance(error, pipeline.StepFailed):
+                # Whatever OUTSCALE answers, a copy that must go is tried again; the release
+                # managers hear of it once (the alert is keyed).
+                job.state = JobState.PENDING
+                job.run_at = at + timedelta(seconds=self.backoff(job.attempts))
+                pipeline.on_stuck(uow, job, reason, at)
+                log.warning("job %s (%s) keeps failing, will retry: %s", job.id, job.kind, reason)
             else:
                 job.state = JobState.FAILED
                 job.finished_at = at

@@ -190,6 +190,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UTCDateTime(), nullable=False),
     Column("lease_until", UTCDateTime()),
+    Column("worker", String(64)),
     Column("last_error", Text),
     Column("sent_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -186,8 +186,14 @@ class Jobs:
             return False  # another transaction queued the same key first
         return True
 
-    def get(self, job_id: int) -> Job | None:
-        return self.session.get(Job, job_id)
+    def get(self, job_id: int, *, lock: bool = False) -> Job | None:
+        """`lock` holds the job's row until commit: what a worker reads of its claim then stays
+        true while it writes (a claim by another worker waits, or skips the row)."""
+        if not lock:
+            return self.session.get(Job, job_id)
+        return self.session.scalars(
+            select(Job).where(jobs.c.id == job_id).with_for_update()
+        ).first()
 
     def claim(self, worker: str, at: datetime, lease: timedelta) -> Job | None:
         """Takes the next due job: pending ones, and running ones whose worker's lease ran
@@ -229,6 +235,16 @@ class Jobs:
         if version_id is not None:
             stmt = stmt.where(jobs.c.version_id == version_id)
         return self.session.scalar(stmt) or 0
+
+    def unfinished_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys name a job still pending or running."""
+        if not keys:
+            return set()
+        stmt = select(jobs.c.key).where(
+            jobs.c.key.in_(list(keys)),
+            jobs.c.state.in_([JobState.PENDING.value, JobState.RUNNING.value]),
+        )
+        return {str(k) for k in self.session.scalars(stmt)}
 
     def next_run_at(self) -> datetime | None:
         return self.session.scalar(
@@ -343,20 +359,47 @@ class Outbox:
     def get(self, item_id: int) -> OutboxItem | None:
         return self.session.get(OutboxItem, item_id)
 
-    def settle(self, item_id: int, attempts: int, **values: object) -> bool:
-        """Writes a delivery's outcome in one statement, only if the notice is still held by
-        the claim that sent it (state sending, same attempt). False when another worker took
-        it over after the lease ran out."""
-        result = self.session.execute(
-            update(outbox)
-            .where(
-                outbox.c.id == item_id,
-                outbox.c.state == OutboxState.SENDING.value,
-                outbox.c.attempts == attempts,
-            )
-            .values(**values)
+    @staticmethod
+    def _held(item: OutboxItem) -> ColumnElement[bool]:
+        """The fence of a claim: the notice is still sending, under the same attempt, for the
+        same worker. Checked by the database in the statement that writes, never read first and
+        written after, so a worker that stalled past its lease cannot overwrite the claim of the
+        one that took over (PostgreSQL re-checks the condition on the row it locks)."""
+        return and_(
+            outbox.c.id == item.id,
+            outbox.c.state == OutboxState.SENDING.value,
+            outbox.c.attempts == item.attempts,
+            outbox.c.worker == item.worker,
         )
+
+    def settle(self, item: OutboxItem, **values: object) -> bool:
+        """Writes a delivery's outcome (or a checkpoint) in one statement, only if `item` is
+        still held by the claim that sent it. False when another worker took it over after the
+        lease ran out."""
+        result = self.session.execute(update(outbox).where(self._held(item)).values(**values))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def renew(self, items: Sequence[OutboxItem], until: datetime) -> set[int]:
+        """Extends the lease of the notices still held by their claims; returns their IDs."""
+        held: set[int] = set()
+        by_claim: dict[tuple[int, str | None], list[int]] = {}
+        for item in items:
+            by_claim.setdefault((item.attempts, item.worker), []).append(item.id)
+        for (attempts, worker), ids in by_claim.items():
+            for start in range(0, len(ids), 500):
+                rows = self.session.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id.in_(ids[start : start + 500]),
+                        outbox.c.state == OutboxState.SENDING.value,
+                        outbox.c.attempts == attempts,
+                        outbox.c.worker == worker,
+                    )
+                    .values(lease_until=until)
+                    .returning(outbox.c.id)
+                )
+                held.update(rows.scalars())
+        return held
 
     def claim(
         self, channel: str, worker: str, at: datetime, lease: timedelta, limit: int
@@ -383,6 +426,7 @@ class Outbox:
             item.state = OutboxState.SENDING
             item.attempts += 1
             item.lease_until = at + lease
+            item.worker = worker
         return items
 
     def list(

@@ -86,6 +86,7 @@ class OutboxItem:
     attempts: int
     next_attempt_at: datetime
     lease_until: datetime | None
+    worker: str | None  # who holds the lease; with `attempts`, the fence of every outcome
     last_error: str | None
     sent_at: datetime | None
     created_at: datetime
@@ -115,6 +116,7 @@ class OutboxItem:
         self.attempts = 0
         self.next_attempt_at = at
         self.lease_until = None
+        self.worker = None
         self.last_error = None
         self.sent_at = None
         self.created_at = at

@@ -18,10 +18,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-__all__ = ["Rendered", "render_announcement"]
+__all__ = ["Rendered", "escape", "render_announcement"]
 
 
-def _escape(text: object) -> str:
+def escape(text: object) -> str:
     # Seller input (product names, release notes) must not become mentions or links.
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -148,12 +148,12 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
     lang = _language(language)
     t = TEXTS[lang]
     event = str(payload.get("event") or "")
-    code = _escape(payload.get("product_code") or "")
+    code = escape(payload.get("product_code") or "")
     raw_name = str(payload.get("product_name") or payload.get("product_code") or "")
-    name = _escape(raw_name)
+    name = escape(raw_name)
     versions = [v for v in payload.get("versions") or [] if isinstance(v, Mapping)]
     first: Mapping[str, Any] = versions[0] if versions else {}
-    sv = _escape(first.get("software_version") or first.get("id") or "")
+    sv = escape(first.get("software_version") or first.get("id") or "")
     blocks: list[Block] = []
 
     def header(template: str) -> None:
@@ -161,10 +161,10 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
 
     def fields(version: Mapping[str, Any]) -> list[MarkdownTextObject]:
         found = [
-            (t["version_id"], f"`{_escape(version.get('id') or '')}`"),
-            (t["software_version"], _escape(version.get("software_version") or "")),
-            (t["operating_system"], _escape(version.get("operating_system") or "")),
-            (t["copy_id"], f"`{_escape(version['omi_copy_id'])}`")
+            (t["version_id"], f"`{escape(version.get('id') or '')}`"),
+            (t["software_version"], escape(version.get("software_version") or "")),
+            (t["operating_system"], escape(version.get("operating_system") or "")),
+            (t["copy_id"], f"`{escape(version['omi_copy_id'])}`")
             if version.get("omi_copy_id")
             else ("", ""),
         ]
@@ -190,12 +190,12 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
             blocks.append(
                 SectionBlock(
                     text=MarkdownTextObject(
-                        text=_clip(f"{t['release_note']}\n{_escape(note)}", 3000)
+                        text=_clip(f"{t['release_note']}\n{escape(note)}", 3000)
                     )
                 )
             )
         copy = first.get("omi_copy_id")
-        upgrade = t["upgrade"].format(copy=_escape(copy)) if copy else t["upgrade_no_copy"]
+        upgrade = t["upgrade"].format(copy=escape(copy)) if copy else t["upgrade_no_copy"]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=upgrade)))
     elif event in ("version_unpublished", "product_unpublished"):
         if event == "version_unpublished":
@@ -217,8 +217,8 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
                 )
             )
             lines = [
-                f"• {_escape(v.get('software_version') or '')} (`{_escape(v.get('id') or '')}`)"
-                + (f" · `{_escape(v['omi_copy_id'])}`" if v.get("omi_copy_id") else "")
+                f"• {escape(v.get('software_version') or '')} (`{escape(v.get('id') or '')}`)"
+                + (f" · `{escape(v['omi_copy_id'])}`" if v.get("omi_copy_id") else "")
                 for v in versions
             ]
             if lines:
@@ -229,7 +229,7 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
         last = payload.get("last_available")
         if isinstance(last, Mapping) and last.get("id"):
             remaining = t["last_available"].format(
-                sv=_escape(last.get("software_version") or last["id"]), id=_escape(last["id"])
+                sv=escape(last.get("software_version") or last["id"]), id=escape(last["id"])
             )
         else:
             remaining = t["none_left"].format(name=name)

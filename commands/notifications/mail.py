@@ -33,6 +33,7 @@ __all__ = [
     "clean_subject",
     "format_date",
     "make_message_id",
+    "message_id_domain",
     "normalize_language",
     "readdress",
     "render",
@@ -212,7 +213,12 @@ def _single_address(value: str, field: str) -> str:
         raise ValueError(f"{field}: an email address is required")
     if _CONTROL.search(value):
         raise ValueError(f"{field}: control characters (CR/LF…) are not allowed in an address")
-    header = SMTP.header_factory(field, value)
+    try:
+        header = SMTP.header_factory(field, value)
+    except (IndexError, TypeError, ValueError):
+        # The stdlib's parser trips over some malformed addresses ("x@") instead of noting a
+        # defect.
+        raise ValueError(f"{field}: {value!r} is not a valid email address") from None
     if not isinstance(header, AddressHeader):  # pragma: no cover - both fields are address fields
         raise ValueError(f"{field}: not an address field")
     addresses: tuple[Address, ...] = header.addresses
@@ -243,6 +249,17 @@ def make_message_id(key: str, domain: str) -> str:
         raise ValueError(f"invalid Message-ID domain: {domain!r}")
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return f"<{digest}@{domain.lower()}>"
+
+
+def message_id_domain(mail_from: str) -> str:
+    """The domain of the sender's address, for the right-hand part of every Message-ID: the
+    IDs then belong to a domain the operator controls, as RFC 5322 asks. Raises ValueError when
+    the sender is not one address with a usable domain."""
+    _single_address(mail_from, "From")
+    domain = SMTP.header_factory("From", mail_from).addresses[0].domain  # type: ignore[attr-defined]
+    if not _DOMAIN.fullmatch(domain or ""):
+        raise ValueError(f"From: {mail_from!r} has no domain a Message-ID can use")
+    return str(domain).lower()
 
 
 def build_message(

@@ -10,9 +10,12 @@ sent before dying was queued. That mail keeps its Message-ID, so mail clients an
 servers recognise the duplicate. The Maildir transport stores by Message-ID and never keeps
 two copies.
 
-A mail is retried with backoff while the server says "later" (4xx, connection trouble) and
-marked failed with the server's answer when it says "never" (5xx) or after MAX_ATTEMPTS
-attempts. Nothing here raises for SMTP or network trouble: it is recorded on the mail."""
+A mail is retried with backoff while the server says "later" (4xx, connection trouble): the
+delay doubles up to an hour, and the retries go on for OMI_MAIL_RETRY_SECONDS (a day) after the
+event, so a relay down overnight still delivers. It is marked failed with the server's answer
+when it says "never" (5xx) or when that time is up, and the failure is told in the request's
+Slack thread (or the product's approval channel). Nothing here raises for SMTP or network
+trouble: it is recorded on the mail."""
 
 from __future__ import annotations
 
@@ -28,7 +31,13 @@ from commands.bootstrap import Core
 from commands.config import Settings
 from commands.errors import NotFound, UserError
 from commands.model import OutboxItem, OutboxState
-from commands.notifications.mail import RenderedMail, build_message, make_message_id, readdress
+from commands.notifications.mail import (
+    RenderedMail,
+    build_message,
+    make_message_id,
+    message_id_domain,
+    readdress,
+)
 from commands.notifications.transport import (
     Delivery,
     DeliveryStatus,
@@ -36,11 +45,14 @@ from commands.notifications.transport import (
     backoff,
     transport_from_url,
 )
+from commands.progress import Alert, alert
+from storage.uow import UnitOfWork
 
 log = logging.getLogger("omi_bot.mail")
 
 CHANNEL = "email"
-MAX_ATTEMPTS = 10
+# The longest wait between two tries of one mail.
+RETRY_CAP_SECONDS = 3600.0
 BATCH = 200
 # How long one call may keep sending before it lets the worker run its jobs again.
 BUDGET_SECONDS = 10.0
@@ -89,7 +101,7 @@ def send_due_mail(
     *,
     batch: int = BATCH,
     budget_seconds: float = BUDGET_SECONDS,
-    max_attempts: int = MAX_ATTEMPTS,
+    max_attempts: int | None = None,
     after_each: AfterEach | None = None,
     stopping: Callable[[], bool] | None = None,
 ) -> DeliveryReport:
@@ -135,7 +147,7 @@ def _send_batch(
     transport: Transport,
     claimed: Sequence[OutboxItem],
     lease: timedelta,
-    max_attempts: int,
+    max_attempts: int | None,
     after_each: AfterEach | None,
     stopping: Callable[[], bool],
 ) -> DeliveryReport:
@@ -143,15 +155,17 @@ def _send_batch(
     held = {item.id for item in claimed}
     lease_until = min(item.lease_until or core.clock() for item in claimed)
     for index, item in enumerate(claimed):
+        message = _build(item, core.settings.mail_from)
+        # Checked right before the send, after everything slow: a slow server must not let the
+        # lease run out under a batch still being sent, and a worker that stalled past its lease
+        # must not send what another one took over since.
         if core.clock() >= lease_until - lease / 2:
-            # A slow server must not let the lease run out under a batch still being sent, and
-            # a worker that stalled past it must not send what another one took over since.
             held = _renew(core, claimed[index:], lease)
             lease_until = core.clock() + lease
         if item.id not in held:
             report.lost += 1
             continue
-        delivery = _send(transport, item, _build(item, core.settings.mail_from))
+        delivery = _send(transport, item, message)
         state = _record(core, item, delivery, max_attempts)
         _count(report, state)
         if after_each is not None:
@@ -182,7 +196,8 @@ def _count(report: DeliveryReport, state: OutboxState | None) -> None:
 
 def message_for(item: OutboxItem, mail_from: str) -> EmailMessage:
     """The mail as rendered when the event happened. Its Date is that moment: the mail was
-    complete then, and a resent copy says the same."""
+    complete then, and a resent copy says the same. Its Message-ID is derived from the outbox
+    key and the sender's domain, so a resent copy keeps it too."""
     payload = item.payload
     template = _template(
         str(payload["subject"]),
@@ -192,8 +207,12 @@ def message_for(item: OutboxItem, mail_from: str) -> EmailMessage:
         mail_from,
     )
     return readdress(
-        template, to=item.recipient, message_id=str(payload["message_id"]), date=item.created_at
+        template, to=item.recipient, message_id=message_id(item, mail_from), date=item.created_at
     )
+
+
+def message_id(item: OutboxItem, mail_from: str) -> str:
+    return make_message_id(item.key, message_id_domain(mail_from))
 
 
 @lru_cache(maxsize=32)
@@ -229,7 +248,7 @@ def _send(transport: Transport, item: OutboxItem, message: EmailMessage | Delive
 
 
 def _record(
-    core: Core, mine: OutboxItem, delivery: Delivery, max_attempts: int
+    core: Core, mine: OutboxItem, delivery: Delivery, max_attempts: int | None
 ) -> OutboxState | None:
     """Commits one outcome. Returns the mail's new state, or None when another worker took
     the mail over (its lease ran out): that worker's outcome is the one kept."""
@@ -239,26 +258,52 @@ def _record(
         values.update(state=OutboxState.SENT, sent_at=at, last_error=None)
     elif delivery.status is DeliveryStatus.FAILED:
         values.update(state=OutboxState.FAILED, last_error=delivery.detail)
-    elif mine.attempts >= max_attempts:
-        detail = f"gave up after {mine.attempts} attempts: {delivery.detail}"
-        values.update(state=OutboxState.FAILED, last_error=detail)
     else:
-        due = at + timedelta(seconds=retry_delay(core, mine.attempts))
-        values.update(state=OutboxState.PENDING, last_error=delivery.detail, next_attempt_at=due)
+        deadline = mine.created_at + timedelta(seconds=core.settings.mail_retry_seconds)
+        if at >= deadline or (max_attempts is not None and mine.attempts >= max_attempts):
+            detail = f"gave up after {mine.attempts} attempts: {delivery.detail}"
+            values.update(state=OutboxState.FAILED, last_error=detail)
+        else:
+            # The last try is at the deadline itself, however long the backoff has grown.
+            due = min(at + timedelta(seconds=retry_delay(core, mine.attempts)), deadline)
+            values.update(
+                state=OutboxState.PENDING, last_error=delivery.detail, next_attempt_at=due
+            )
     with core.uow() as uow:
         # One UPDATE fenced on the claim, not a read then a write: this runs once per mail.
-        if not uow.outbox.settle(mine.id, mine.attempts, **values):
+        if not uow.outbox.settle(mine, **values):
             log.warning("mail %s was taken over by another worker", mine.id)
             return None
+        if values["state"] is OutboxState.FAILED:
+            report_failure(uow, mine, str(values["last_error"]), at)
         uow.commit()
     state = values["state"]
     assert isinstance(state, OutboxState)
     return state
 
 
+def report_failure(uow: UnitOfWork, item: OutboxItem, reason: str, at: datetime) -> None:
+    """A mail failed for good: the release managers hear of it once per notice (every
+    recipient of one event), where the request was decided; `mail list --failed` has them all."""
+    event, subject = item.key.split(":", 2)[:2]
+    version_ids = item.payload.get("version_ids") or []
+    version_id = item.version_id or (str(version_ids[0]) if version_ids else None)  # type: ignore[index]
+    alert(
+        uow,
+        item.product_code,
+        version_id,
+        Alert.MAIL_FAILED,
+        at,
+        key=f"{event}:{subject}",
+        detail=f"the mail to {item.recipient} failed ({reason}).",
+    )
+
+
 def retry_delay(core: Core, attempts: int) -> float:
     # The jobs' base delay, so one setting (OMI_RETRY_BASE_SECONDS) paces every retry.
-    return backoff(attempts, base=max(core.settings.retry_base_seconds, 0.01))
+    return backoff(
+        attempts, base=max(core.settings.retry_base_seconds, 0.01), cap=RETRY_CAP_SECONDS
+    )
 
 
 def _release(core: Core, items: Sequence[OutboxItem], reason: str) -> int:
@@ -268,36 +313,22 @@ def _release(core: Core, items: Sequence[OutboxItem], reason: str) -> int:
         at = core.clock()
         due = at + timedelta(seconds=retry_delay(core, 1))
         for mine in items:
-            item = uow.outbox.get(mine.id)
-            if item is None or item.state is not OutboxState.SENDING:
-                continue
-            if item.attempts != mine.attempts:
-                continue
-            item.state = OutboxState.PENDING
-            item.attempts -= 1
-            item.lease_until = None
-            item.next_attempt_at = due
-            item.last_error = f"not tried: {reason}"
-            released += 1
+            released += uow.outbox.settle(
+                mine,
+                state=OutboxState.PENDING,
+                attempts=mine.attempts - 1,
+                lease_until=None,
+                next_attempt_at=due,
+                last_error=f"not tried: {reason}",
+            )
         uow.commit()
     return released
 
 
 def _renew(core: Core, items: Sequence[OutboxItem], lease: timedelta) -> set[int]:
     """Extends the lease of the mails this worker still holds; returns their IDs."""
-    held: set[int] = set()
     with core.uow() as uow:
-        until = core.clock() + lease
-        for mine in items:
-            item = uow.outbox.get(mine.id)
-            if (
-                item is not None
-                and item.state is OutboxState.SENDING
-                # attempts is the fence: a worker that took the mail over has claimed it again
-                and item.attempts == mine.attempts
-            ):
-                item.lease_until = until
-                held.add(mine.id)
+        held = uow.outbox.renew(items, core.clock() + lease)
         uow.commit()
     return held
 

@@ -227,24 +227,15 @@ class _Delivery:
             self.call(dm, self.client.chat_postMessage, **dm_args)
         return {}
 
-    def _held(self, uow: Any) -> OutboxItem | None:
-        item = uow.outbox.get(self.item.id)
-        if (
-            item is None
-            or item.state is not OutboxState.SENDING
-            or item.attempts != self.item.attempts
-        ):
-            return None  # the lease ran out and another worker owns it now
-        return item
-
     def checkpoint(self, merge: Mapping[str, Any]) -> None:
+        payload = {**self.item.payload, **merge}
         with self.core.uow() as uow:
-            item = self._held(uow)
-            if item is None:
+            # Fenced on the claim in the statement itself: no other worker writes this item's
+            # payload while the claim holds, so ours is the one to extend.
+            if not uow.outbox.settle(self.item, payload=payload):
                 raise _Lost()
-            item.payload = {**item.payload, **merge}
             uow.commit()
-            self.item.payload = dict(item.payload)
+        self.item.payload = payload
 
     def record(
         self,
@@ -254,22 +245,20 @@ class _Delivery:
         at: datetime | None = None,
         counted: bool = True,
     ) -> None:
+        now = self.core.clock()
+        values: dict[str, Any] = {"state": state, "lease_until": None}
+        if error is not None:
+            values["last_error"] = error[:1000]
+        if state is OutboxState.SENT:
+            values["sent_at"] = now
+        elif state is OutboxState.PENDING:
+            values["next_attempt_at"] = at or now
+            if not counted:
+                values["attempts"] = self.item.attempts - 1
         with self.core.uow() as uow:
-            item = self._held(uow)
-            if item is None:
+            if not uow.outbox.settle(self.item, **values):
                 log.warning("slack notice %s was taken over by another worker", self.item.id)
                 return
-            now = self.core.clock()
-            item.lease_until = None
-            item.state = state
-            if error is not None:
-                item.last_error = error[:1000]
-            if state is OutboxState.SENT:
-                item.sent_at = now
-            elif state is OutboxState.PENDING:
-                item.next_attempt_at = at or now
-                if not counted:
-                    item.attempts -= 1
             uow.commit()
 
 
@@ -294,7 +283,19 @@ def deliver_slack(
         items = uow.outbox.claim("slack", worker_name, core.clock(), lease, batch)
         uow.commit()
     done = 0
-    for item in items:
+    held = {item.id for item in items}
+    lease_until = min((item.lease_until or core.clock() for item in items), default=core.clock())
+    for index, item in enumerate(items):
+        # As for mail: a slow Web API must not let the lease run out under the batch, and a
+        # worker that stalled past it must not post what another one has taken over.
+        if core.clock() >= lease_until - lease / 2:
+            with core.uow() as uow:
+                held = uow.outbox.renew(items[index:], core.clock() + lease)
+                uow.commit()
+            lease_until = core.clock() + lease
+        if item.id not in held:
+            log.warning("slack notice %s was taken over by another worker", item.id)
+            continue
         delivery = _Delivery(core, worker_name, client, pacer, item)
         if stopping is not None and stopping():
             delivery.record(OutboxState.PENDING, at=core.clock(), counted=False)

@@ -1,8 +1,10 @@
-"""Unpublishing a version (R7, R8) and a whole product (R9)."""
+"""Unpublishing a version (R7, R8) and a whole product (R9): the state changes at once, the
+copies are deleted by the worker, and the notices follow the deletions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from commands import notices
 from commands.bootstrap import Core
@@ -15,24 +17,38 @@ from commands.services.products import get_product, get_version
 from storage.uow import UnitOfWork
 
 
-def _delete_copies(uow: UnitOfWork, versions: Sequence[Version]) -> None:
+def _delete_copies(
+    uow: UnitOfWork,
+    product: Product,
+    versions: Sequence[Version],
+    at: datetime,
+    *,
+    whole_product: bool,
+) -> None:
+    """Queues the deletion of each copy. The notices say the copies have been deleted, so the
+    last deletion writes them (pipeline.delete_copy); without a copy to delete, they go now."""
+    notice: dict[str, object] = {
+        "versions": [v.id for v in versions],
+        "whole_product": whole_product,
+    }
+    queued = False
     for v in versions:
         if v.copy_id:
-            uow.jobs.add(delete_copy_job(v, v.modified_at))
+            queued |= uow.jobs.add(delete_copy_job(v, v.modified_at, notice))
+    if not queued:
+        notices.versions_unpublished(uow, product, versions, at, whole_product=whole_product)
 
 
 def unpublish_one(uow: UnitOfWork, product: Product, version: Version, core: Core) -> None:
     at = core.clock()
     product.unpublish(version, at)
-    _delete_copies(uow, [version])
-    notices.versions_unpublished(uow, product, [version], at, whole_product=False)
+    _delete_copies(uow, product, [version], at, whole_product=False)
 
 
 def unpublish_whole(uow: UnitOfWork, product: Product, core: Core) -> list[Version]:
     at = core.clock()
     gone = product.unpublish_all(at)
-    _delete_copies(uow, gone)
-    notices.versions_unpublished(uow, product, gone, at, whole_product=True)
+    _delete_copies(uow, product, gone, at, whole_product=True)
     return gone
 
 

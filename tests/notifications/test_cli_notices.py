@@ -204,8 +204,13 @@ def test_mail_send_list_retry_and_versions_show(
     }
     assert re.search(r"^Mails +3 sent, 1 failed, 0 queued$", ok(cli("versions", "show", vid)), re.M)
 
+    # The Message-IDs belong to the sender's domain, as the mails list them.
+    assert {m.message["Message-ID"].split("@")[1] for m in smtp_server.messages} == {
+        "market.example>"
+    }
     failed = json.loads(ok(cli("mail", "list", "--failed", "--json")))
     assert [m["recipient"] for m in failed] == ["it@globex.example"]
+    assert failed[0]["message_id"].endswith("@market.example>")
     assert failed[0]["state"] == "failed" and "550" in failed[0]["last_error"]
     table = ok(cli("mail", "list"))
     assert table.count("\n") == 5 and "550 5.1.1" in table  # header and four mails

@@ -323,6 +323,7 @@ def test_crlf_in_product_name_or_release_note_adds_no_header() -> None:
         "not an address",
         "",
         "josé@example.com",
+        "x@",  # the stdlib's parser raises IndexError on it
     ],
 )
 def test_build_refuses_a_recipient_or_sender_that_is_not_one_address(address: str) -> None:
