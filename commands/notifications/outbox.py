@@ -120,9 +120,7 @@ def send_due_mail(
                 uow.commit()
             if not claimed:
                 break
-            done = _send_batch(
-                core, transport, claimed, lease, max_attempts, after_each, stopping
-            )
+            done = _send_batch(core, transport, claimed, lease, max_attempts, after_each, stopping)
             report.add(done)
             log.info(
                 "mail via %r: %d sent, %d to retry, %d failed, %d not tried",
@@ -132,12 +130,7 @@ def send_due_mail(
                 done.failed,
                 done.released,
             )
-            if (
-                len(claimed) < batch
-                or done.released
-                or stopping()
-                or time.monotonic() >= deadline
-            ):
+            if len(claimed) < batch or done.released or stopping() or time.monotonic() >= deadline:
                 break
     return report
 
