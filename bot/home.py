@@ -4,13 +4,10 @@ Built from `commands.services` only; English or French from the user's Slack loc
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -23,11 +20,10 @@ from slack_sdk.models.views import View
 
 from commands import services
 from commands.bootstrap import Core
-from commands.model import Request, RequestKind
+from commands.model import Actor, Request, RequestKind
+from commands.notifications.slack_text import clip_mrkdwn, mrkdwn
 
-__all__ = ["TEXTS", "build_home", "publish_home", "user_language"]
-
-log = logging.getLogger(__name__)
+__all__ = ["TEXTS", "build_home", "publish_home"]
 
 # A Home view holds 100 blocks at most; these caps keep the three sections inside it.
 MAX_PRODUCTS = 40
@@ -94,15 +90,6 @@ _MONTHS = {
 }  # fmt: skip
 
 
-def _escape(text: object) -> str:
-    # Names and reasons are typed by people; they must not turn into mentions or links.
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _date(value: datetime | None, language: str) -> str:
     if value is None:
         return "-"
@@ -110,68 +97,35 @@ def _date(value: datetime | None, language: str) -> str:
     return f"{at.day} {_MONTHS[language][at.month - 1]} {at.year}"
 
 
-class _Languages(Protocol):
-    def language(self, client: WebClient, user_id: str) -> str: ...
-
-
-def user_language(client: WebClient, user_id: str, locales: _Languages | None = None) -> str:
-    """ "fr" for a French Slack locale, else "en"; a failed lookup falls back to English."""
-    if locales is not None:
-        language = locales.language(client, user_id)
-        return language if language in TEXTS else "en"
-    try:
-        user = client.users_info(user=user_id, include_locale=True)["user"]
-        locale = str(user.get("locale") or "")
-    except (SlackApiError, KeyError, TypeError, OSError) as error:
-        log.warning("users.info failed: %s", type(error).__name__)
-        return "en"
-    return "fr" if locale.lower().startswith("fr") else "en"
-
-
-def member_groups(client: WebClient, user_id: str, groups: Iterable[str]) -> list[str]:
-    """The release manager groups the user is in now, asked by ID."""
-    found = []
-    for group in sorted(set(groups)):
-        try:
-            members = client.usergroups_users_list(usergroup=group)["users"] or []
-        except (SlackApiError, KeyError, TypeError, OSError) as error:
-            # Without the group the user still sees what they approve by user ID.
-            log.warning("usergroups.users.list failed: %s", type(error).__name__)
-            continue
-        if user_id in members:
-            found.append(group)
-    return found
-
-
 def _request_line(request: Request, names: dict[str, str], t: dict[str, str], lang: str) -> str:
-    name = _escape(names.get(request.product_code, request.product_code))
-    code = _escape(request.product_code)
+    name = mrkdwn(names.get(request.product_code, request.product_code))
+    code = mrkdwn(request.product_code)
     if request.kind is RequestKind.PUBLISH:
         software = str(request.form.get("software_version") or "")
         what = t["kind_publish"].format(
-            name=name, code=code, software=f" · {_escape(software)}" if software else ""
+            name=name, code=code, software=f" · {mrkdwn(software)}" if software else ""
         )
     elif request.kind is RequestKind.UNPUBLISH:
         what = t["kind_unpublish"].format(
-            version=_escape(request.version_id or ""), name=name, code=code
+            version=mrkdwn(request.version_id or ""), name=name, code=code
         )
     else:
         what = t["kind_unpublish_product"].format(name=name, code=code)
     state = t[f"state_{request.state.value}"].format(
-        by=request.decided_by or "", reason=_escape(_clip(request.reason or "-", 300))
+        by=mrkdwn(request.decided_by or ""), reason=mrkdwn(request.reason or "-", 300)
     )
     line = t["request"].format(
         id=request.id,
         what=what,
         state=state,
-        user=request.requested_by,
+        user=mrkdwn(request.requested_by),
         date=_date(request.created_at, lang),
     )
-    return _clip(line, 3000)
+    return clip_mrkdwn(line, 3000)
 
 
 def _section(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=text))
+    return SectionBlock(text=MarkdownTextObject(text=clip_mrkdwn(text, 3000)))
 
 
 def build_home(
@@ -191,12 +145,12 @@ def build_home(
         blocks.append(_section(t["no_products"]))
     for line in lines[:MAX_PRODUCTS]:
         last = line.last_available
-        shown = f"{_escape(last.software_version or last.id)} (`{last.id}`)" if last else t["none"]
+        shown = f"{mrkdwn(last.software_version or last.id)} (`{last.id}`)" if last else t["none"]
         blocks.append(
             _section(
                 t["product"].format(
-                    name=_escape(line.product.name),
-                    code=_escape(line.product.code),
+                    name=mrkdwn(line.product.name),
+                    code=mrkdwn(line.product.code),
                     last=shown,
                     date=_date(line.product.modified_at, lang),
                 )
@@ -222,22 +176,10 @@ def build_home(
     return View(type="home", blocks=blocks, callback_id="omi_home")
 
 
-def publish_home(
-    client: WebClient, core: Core, user_id: str, locales: _Languages | None = None
-) -> None:
+def publish_home(client: WebClient, core: Core, actor: Actor, language: str) -> None:
     """Reads what the user may see and publishes it to their Home tab."""
-    language = user_language(client, user_id, locales)
     lines = services.list_products(core)
-    groups = member_groups(
-        client,
-        user_id,
-        (
-            line.product.release_manager_group
-            for line in lines
-            if line.product.release_manager_group
-        ),
-    )
-    awaiting = services.awaiting_approval(core, user_id, groups)
-    mine = services.requests_of(core, user_id, limit=MAX_MINE + 1)
+    awaiting = services.awaiting_approval(core, actor)
+    mine = services.requests_of(core, actor.id, limit=MAX_MINE + 1)
     view = build_home(lines, awaiting, mine, language)
-    client.views_publish(user_id=user_id, view=view.to_dict())
+    client.views_publish(user_id=actor.id, view=view.to_dict())

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
@@ -13,7 +14,9 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import listeners
 from bot.app import BotSettings, create_app
+from bot.groups import Groups
 from bot.locale import Locales
+from bot.omis import OmiMenus
 from commands.bootstrap import Core
 
 logger = logging.getLogger(__name__)
@@ -40,16 +43,38 @@ class SeenTriggers:
             return True
 
 
+class Later:
+    """Runs what follows an acknowledgement on threads of its own. Bolt acknowledges from a
+    small pool of threads; work that waits on OUTSCALE or on Slack's Web API must not sit in
+    it, or the next requests' acknowledgements wait behind it."""
+
+    def __init__(self, threads: int = 32) -> None:
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="omi-bot-after-ack")
+
+    def __call__(self, fn: Callable[[], None]) -> Future[None]:
+        def guarded() -> None:
+            try:
+                fn()
+            except Exception:
+                # Listeners answer people themselves; reaching here is a bug, logged once.
+                logger.exception("work after an acknowledgement failed")
+
+        return self._pool.submit(guarded)
+
+
 def install(
     app: App,
     core: Core,
     locales: Locales | None = None,
     accepting: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Gives every listener the core and the language cache, drops redelivered requests,
-    refuses new ones while `accepting()` is false (shutting down), then registers the
-    listeners."""
+    """Gives every listener the core, the caches of languages, groups and OMI menus, and the
+    pool that runs what follows acknowledgements; drops redelivered requests, refuses new ones
+    while `accepting()` is false (shutting down), then registers the listeners."""
     locales = locales or Locales()
+    groups = Groups()
+    later = Later()
+    omis = OmiMenus(later)
     seen = SeenTriggers()
     app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
 
@@ -62,6 +87,9 @@ def install(
             return BoltResponse(status=503, body="")
         context["core"] = core
         context["locales"] = locales
+        context["groups"] = groups
+        context["later"] = later
+        context["omis"] = omis
         trigger = body.get("trigger_id") or body.get("event_id") if isinstance(body, dict) else None
         if trigger and not seen.first_time(str(trigger)):
             logger.info(

@@ -1,7 +1,13 @@
 """Every text the Slack flows show, in English and French (R10). Messages of the core's errors
-are shown as they are; only the labels around them are translated here."""
+are shown as they are; only the labels around them are translated here.
+
+`t` fills a text with values escaped for mrkdwn (commands.notifications.slack_text), so nothing
+a person typed becomes a mention or a link; texts without values are labels, and each fits
+Slack's limit for where it is shown in both languages (tests/bot/test_labels.py)."""
 
 from __future__ import annotations
+
+from commands.notifications.slack_text import Escaped, mrkdwn
 
 LANGUAGES = ("en", "fr")
 
@@ -32,7 +38,17 @@ EN: dict[str, str] = {
     "status_failed": "failed",
     "status_unpublished": "unpublished",
     "loading_title": "omi-bot",
-    "loading": "Loading…",
+    "loading": ":hourglass_flowing_sand:",
+    "checking": ":hourglass_flowing_sand: Checking OMI {omi} with the OUTSCALE Cloud…",
+    "saving": ":hourglass_flowing_sand: Saving version {id}…",
+    "approving": ":hourglass_flowing_sand: Approving request #{id}…",
+    "rejecting": ":hourglass_flowing_sand: Rejecting request #{id}…",
+    "done_title": "Done",
+    "form_error": ":warning: {message}",
+    "approved_publish": "Request #{id} is approved: version {version} of product {code} is "
+    "being published. Its progress is posted in the request's thread.",
+    "approved_unpublish": "Request #{id} is approved: product {code} is being unpublished.",
+    "rejected": "Request #{id} for product {code} is rejected: {reason}",
     "form_title_publish": "Version form",
     "form_title_modify": "Modify version",
     "form_submit_publish": "Publish",
@@ -55,11 +71,11 @@ EN: dict[str, str] = {
     "pick_next": "Next",
     "cloud_error": "The OUTSCALE Cloud could not be asked: {message}",
     "sent_for_approval": "Request #{id} was sent to the release managers of product {code}.",
-    "request_publish": "*{user}* asks to publish a new version of *{name}* "
+    "request_publish": "*<@{user}>* asks to publish a new version of *{name}* "
     "(product code `{code}`) · request #{id}",
-    "request_unpublish": "*{user}* asks to unpublish version `{version}` ({software}) of "
+    "request_unpublish": "*<@{user}>* asks to unpublish version `{version}` ({software}) of "
     "*{name}* (product code `{code}`) · request #{id}",
-    "request_unpublish_product": "*{user}* asks to unpublish *every version* of *{name}* "
+    "request_unpublish_product": "*<@{user}>* asks to unpublish *every version* of *{name}* "
     "(product code `{code}`) · request #{id}",
     "changes_title": "*Changes since version {id}*",
     "changes_none": "No change in software version, operating system, software base or "
@@ -129,11 +145,23 @@ FR: dict[str, str] = {
     "status_failed": "échec",
     "status_unpublished": "dépubliée",
     "loading_title": "omi-bot",
-    "loading": "Chargement…",
+    "loading": ":hourglass_flowing_sand:",
+    "checking": ":hourglass_flowing_sand: Vérification de l'OMI {omi} auprès du Cloud "
+    "OUTSCALE…",
+    "saving": ":hourglass_flowing_sand: Enregistrement de la version {id}…",
+    "approving": ":hourglass_flowing_sand: Approbation de la demande n°{id}…",
+    "rejecting": ":hourglass_flowing_sand: Refus de la demande n°{id}…",
+    "done_title": "Effectué",
+    "form_error": ":warning: {message}",
+    "approved_publish": "La demande n°{id} est approuvée : la version {version} du produit "
+    "{code} est en cours de publication. Son avancement est publié dans le fil de la demande.",
+    "approved_unpublish": "La demande n°{id} est approuvée : le produit {code} est en cours de "
+    "dépublication.",
+    "rejected": "La demande n°{id} pour le produit {code} est refusée : {reason}",
     "form_title_publish": "Formulaire de version",
     "form_title_modify": "Modifier la version",
     "form_submit_publish": "Publier",
-    "form_submit_modify": "Publier les modifications",
+    "form_submit_modify": "Enregistrer",
     "cancel": "Annuler",
     "close": "Fermer",
     "form_product": "Produit *{name}* · product code `{code}`",
@@ -155,11 +183,11 @@ FR: dict[str, str] = {
     "cloud_error": "Le Cloud OUTSCALE n'a pas pu être interrogé : {message}",
     "sent_for_approval": "La demande n°{id} a été envoyée aux responsables de release du "
     "produit {code}.",
-    "request_publish": "*{user}* demande la publication d'une nouvelle version de *{name}* "
+    "request_publish": "*<@{user}>* demande la publication d'une nouvelle version de *{name}* "
     "(product code `{code}`) · demande n°{id}",
-    "request_unpublish": "*{user}* demande la dépublication de la version `{version}` "
+    "request_unpublish": "*<@{user}>* demande la dépublication de la version `{version}` "
     "({software}) de *{name}* (product code `{code}`) · demande n°{id}",
-    "request_unpublish_product": "*{user}* demande la dépublication de *toutes les versions* "
+    "request_unpublish_product": "*<@{user}>* demande la dépublication de *toutes les versions* "
     "de *{name}* (product code `{code}`) · demande n°{id}",
     "changes_title": "*Modifications depuis la version {id}*",
     "changes_none": "Aucune modification de version du logiciel, système d'exploitation, base "
@@ -178,7 +206,7 @@ FR: dict[str, str] = {
     "et donnée à {who}.",
     "who_everyone": "tout le monde (la copie est publique pour ce produit)",
     "who_accounts": "{n} compte(s) souscripteur(s)",
-    "proceed_publish": "Procéder à la publication",
+    "proceed_publish": "Lancer la publication",
     "confirm_unpublish": "Cela supprime la copie de l'OMI {copy} de la version `{version}` du "
     "Cloud OUTSCALE ; les VM en cours continuent de fonctionner. Les souscripteurs et "
     "administrateurs de l'organisation sont avertis par e-mail.",
@@ -205,9 +233,11 @@ FR: dict[str, str] = {
 TEXTS: dict[str, dict[str, str]] = {"en": EN, "fr": FR}
 
 
-def t(language: str, key: str, **values: object) -> str:
+def t(language: str, key: str, **values: object) -> Escaped:
+    """The text `key` in `language`, its values escaped for mrkdwn."""
     texts = TEXTS.get(language, EN)
-    return texts.get(key, EN[key]).format(**values)
+    safe = {k: v if isinstance(v, int) else mrkdwn(v) for k, v in values.items()}
+    return Escaped(texts.get(key, EN[key]).format(**safe))
 
 
 def field_label(language: str, field: str) -> str:

@@ -1,5 +1,8 @@
 """Block Kit builders. Views go through slack_sdk's models so Slack's limits (lengths, block
-counts) fail here, in the bot, rather than as an opaque error from views.open."""
+counts) fail here, in the bot, rather than as an opaque error from views.open.
+
+User text reaches a view only through commands.notifications.slack_text (escaped for mrkdwn,
+clipped with a visible "…"); the bot's own labels are never clipped: each must fit its place."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from slack_sdk.models.views import View
 
 from bot.texts import field_label, t
 from commands.model import LIMITS, Omi, Product, Request, RequestKind, Version, VersionForm
+from commands.notifications.slack_text import clip_mrkdwn, mrkdwn, plain
 from commands.services import Audience, ProductLine, VersionsTable
 
 FORM_CALLBACK = "version_form"
@@ -49,17 +53,29 @@ TEXT_FIELDS = (
 MAX_OPTIONS = 100
 MAX_TABLE_ROWS = 20
 
+# Slack's limits on the texts the views use (Block Kit reference).
+TITLE, BUTTON, OPTION, LABEL, PLACEHOLDER, TEXT = 24, 75, 75, 2000, 150, 3000
 
-def _plain(text: str, limit: int = 3000) -> PlainTextObject:
-    return PlainTextObject(text=text[:limit], emoji=True)
+
+def _label(text: str, limit: int = LABEL) -> PlainTextObject:
+    """A label the bot wrote. It must fit as it is, in every language: a label cut short reads
+    as a bug, so a text too long fails here (and in the label tests) instead."""
+    if not text or len(text) > limit:
+        raise ValueError(f"label {text!r} does not fit Slack's {limit} characters")
+    return PlainTextObject(text=text, emoji=True)
+
+
+def _typed(text: str, limit: int) -> PlainTextObject:
+    """Plain text that comes from people or the cloud (names, OMI names): clipped with "…"."""
+    return PlainTextObject(text=plain(text, limit) or "-", emoji=False)
 
 
 def _md(text: str) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=text[:3000]))
+    return SectionBlock(text=MarkdownTextObject(text=clip_mrkdwn(text, TEXT)))
 
 
 def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=text[:3000])])
+    return ContextBlock(elements=[MarkdownTextObject(text=clip_mrkdwn(text, TEXT))])
 
 
 def _date(value: datetime | None) -> str:
@@ -78,9 +94,9 @@ def modal(
     view = View(
         type="modal",
         callback_id=callback_id or None,
-        title=_plain(title, 24),
-        submit=_plain(submit, 24) if submit else None,
-        close=_plain(close, 24) if close else None,
+        title=_label(title, TITLE),
+        submit=_label(submit, TITLE) if submit else None,
+        close=_label(close, TITLE) if close else None,
         blocks=list(blocks),
         private_metadata=json.dumps(metadata or {}),
     )
@@ -95,31 +111,44 @@ def metadata(view: dict[str, Any]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def loading(language: str) -> dict[str, Any]:
-    return modal(t(language, "loading_title"), [_md(t(language, "loading"))])
+def loading() -> dict[str, Any]:
+    """What a trigger opens at once, before the user's language is known."""
+    return modal(t("en", "loading_title"), [_md(t("en", "loading"))])
+
+
+def working(language: str, text: str) -> dict[str, Any]:
+    """A modal's answer while the slow part (the cloud, Slack's Web API) runs after it."""
+    return modal(t(language, "loading_title"), [_md(text)])
 
 
 def notice(language: str, title: str, text: str) -> dict[str, Any]:
+    """`text` is mrkdwn the bot made (a t() text, or a message through slack_text)."""
     return modal(title, [_md(text)], close=t(language, "close"))
 
 
+def refused(language: str, message: str) -> dict[str, Any]:
+    """A refusal from the core, whose messages may quote what the user typed."""
+    return notice(language, t(language, "refused_title"), mrkdwn(message))
+
+
 def omi_option(omi: Omi) -> dict[str, Any]:
-    label = f"{omi.name} ({omi.image_id})" if omi.name else omi.image_id
-    if len(label) > 75:  # Slack's cap on an option's text; the ID must stay visible
-        label = f"{omi.name[: 75 - len(omi.image_id) - 4]}… ({omi.image_id})"
-    return Option(text=_plain(label, 75), value=omi.image_id).to_dict()
+    name = plain(omi.name)
+    label = f"{name} ({omi.image_id})" if name else omi.image_id
+    if len(label) > OPTION:  # the ID must stay visible
+        label = f"{name[: OPTION - len(omi.image_id) - 4]}… ({omi.image_id})"
+    return Option(text=_typed(label, OPTION), value=omi.image_id).to_dict()
 
 
 def product_picker(
     language: str, products: Sequence[ProductLine], meta: dict[str, Any]
 ) -> dict[str, Any]:
     options = [
-        Option(text=_plain(f"{p.product.name} ({p.product.code})", 75), value=p.product.code)
+        Option(text=_typed(f"{p.product.name} ({p.product.code})", OPTION), value=p.product.code)
         for p in products[:MAX_OPTIONS]
     ]
     block = InputBlock(
         block_id="product",
-        label=_plain(t(language, "pick_product")),
+        label=_label(t(language, "pick_product")),
         element=StaticSelectElement(action_id=PICK_ACTION, options=options),
         dispatch_action=True,
     )
@@ -140,14 +169,15 @@ def _text_input(
     hint = t(language, "field_software_base_hint") if field == "software_base" else None
     return InputBlock(
         block_id=field,
-        label=_plain(field_label(language, field)),
+        label=_label(field_label(language, field)),
         element=PlainTextInputElement(
             action_id=VALUE,
+            # What the user typed, given back as it is: an input shows no markup.
             initial_value=value[:limit] or None,
             multiline=multiline,
             max_length=limit,
         ),
-        hint=_plain(hint) if hint else None,
+        hint=_label(hint) if hint else None,
         optional=optional,
     )
 
@@ -158,17 +188,32 @@ def version_form(
     form: VersionForm,
     meta: dict[str, Any],
     version: Version | None = None,
+    *,
+    errors: dict[str, str] | None = None,
+    omi: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """R3: the Version form; for a published version (modify) the OMI is shown, not asked (R5)."""
+    """R3: the Version form; for a published version (modify) the OMI is shown, not asked (R5).
+    Shown again after a check that ran once the modal had its answer, `errors` (field name to
+    message) sit under their fields and `omi` is the option picked before."""
+    errors = errors or {}
     blocks: list[Block] = []
     if version is None:
         blocks.append(_context(t(language, "form_product", name=product.name, code=product.code)))
         blocks.append(
             InputBlock(
                 block_id="omi",
-                label=_plain(field_label(language, "omi")),
-                element=ExternalDataSelectElement(action_id=OMI_ACTION, min_query_length=0),
-                hint=_plain(t(language, "field_omi_hint", code=product.code)),
+                label=_label(field_label(language, "omi")),
+                element=ExternalDataSelectElement(
+                    action_id=OMI_ACTION,
+                    min_query_length=0,
+                    initial_option=Option(
+                        text=_typed(str((omi.get("text") or {}).get("text") or ""), OPTION),
+                        value=str(omi["value"]),
+                    )
+                    if omi
+                    else None,
+                ),
+                hint=_label(t(language, "field_omi_hint", code=product.code)),
             )
         )
     else:
@@ -184,13 +229,24 @@ def version_form(
                 )
             )
         )
-    blocks += [
-        _text_input(language, "software_version", form.software_version, multiline=False),
-        _text_input(language, "operating_system", form.operating_system, multiline=False),
-        _text_input(language, "software_base", "\n".join(form.software_base), multiline=True),
-        _text_input(language, "release_note", form.release_note, multiline=True, optional=False),
-        _text_input(language, "instructions", form.instructions, multiline=True),
-    ]
+
+    def error_under(field: str) -> None:
+        if field in errors:
+            blocks.append(_context(t(language, "form_error", message=errors[field])))
+
+    error_under("omi")
+    for field, multiline, optional in (
+        ("software_version", False, True),
+        ("operating_system", False, True),
+        ("software_base", True, True),
+        ("release_note", True, False),
+        ("instructions", True, True),
+    ):
+        value = "\n".join(form.software_base) if field == "software_base" else getattr(form, field)
+        blocks.append(
+            _text_input(language, field, value, multiline=multiline, optional=optional)
+        )
+        error_under(field)
     mode = "modify" if version else "publish"
     return modal(
         t(language, f"form_title_{mode}"),
@@ -208,7 +264,7 @@ def read_form(view: dict[str, Any]) -> VersionForm:
     def text(field: str) -> str:
         return str((values.get(field, {}).get(VALUE) or {}).get("value") or "")
 
-    selected = (values.get("omi", {}).get(OMI_ACTION) or {}).get("selected_option") or {}
+    selected = picked_omi(view) or {}
     return VersionForm(
         omi=str(selected.get("value") or ""),
         software_version=text("software_version"),
@@ -217,6 +273,13 @@ def read_form(view: dict[str, Any]) -> VersionForm:
         release_note=text("release_note"),
         instructions=text("instructions"),
     )
+
+
+def picked_omi(view: dict[str, Any]) -> dict[str, Any] | None:
+    """The OMI option picked in a submitted Version form, as Slack sent it back."""
+    values: dict[str, Any] = view.get("state", {}).get("values", {})
+    selected = (values.get("omi", {}).get(OMI_ACTION) or {}).get("selected_option")
+    return selected if isinstance(selected, dict) and selected.get("value") else None
 
 
 # -- approvals ---------------------------------------------------------------------------------
@@ -234,11 +297,6 @@ def changes(previous: Version | None, form: VersionForm) -> list[tuple[str, str,
     return [(name, old, new) for name, old, new in pairs if old != new]
 
 
-def _short(value: str, limit: int = 300) -> str:
-    value = value or "-"
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
 def request_blocks(
     language: str,
     request: Request,
@@ -248,7 +306,7 @@ def request_blocks(
     previous: Version | None = None,
     version: Version | None = None,
 ) -> list[dict[str, Any]]:
-    who = f"<@{request.requested_by}>"
+    who = request.requested_by
     blocks: list[Block] = []
     if request.kind is RequestKind.PUBLISH:
         form = request.version_form()
@@ -273,7 +331,11 @@ def request_blocks(
             ("instructions", form.instructions),
         ]
         blocks.append(
-            _md("\n".join(f"*{field_label(language, n)}*: {_short(v)}" for n, v in fields))
+            _md(
+                "\n".join(
+                    f"*{field_label(language, n)}*: {mrkdwn(v or '-', 300)}" for n, v in fields
+                )
+            )
         )
         diff = changes(previous, form)
         if previous is None:
@@ -286,8 +348,8 @@ def request_blocks(
                     language,
                     "change_line",
                     field=field_label(language, n),
-                    old=_short(o, 200),
-                    new=_short(v, 200),
+                    old=mrkdwn(o or "-", 200),
+                    new=mrkdwn(v or "-", 200),
                 )
                 for n, o, v in diff
             ]
@@ -329,13 +391,13 @@ def request_blocks(
             elements=[
                 ButtonElement(
                     action_id=APPROVE_ACTION,
-                    text=_plain(t(language, "approve")),
+                    text=_label(t(language, "approve"), BUTTON),
                     value=str(request.id),
                     style="primary",
                 ),
                 ButtonElement(
                     action_id=REJECT_ACTION,
-                    text=_plain(t(language, "reject")),
+                    text=_label(t(language, "reject"), BUTTON),
                     value=str(request.id),
                     style="danger",
                 ),
@@ -397,7 +459,7 @@ def confirm_approve(
 def reject_form(language: str, meta: dict[str, Any]) -> dict[str, Any]:
     block = InputBlock(
         block_id="reason",
-        label=_plain(t(language, "reject_reason")),
+        label=_label(t(language, "reject_reason")),
         element=PlainTextInputElement(action_id=VALUE, multiline=True, max_length=2000),
     )
     return modal(

@@ -19,6 +19,7 @@ import click
 from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
 from commands.errors import OmiError, UserError
+from commands.model import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,6 +86,11 @@ def who() -> str:
         return f"cli:{getpass.getuser()}"
     except Exception:
         return "cli"
+
+
+def operator() -> Actor:
+    """The CLI runs with the database's rights: its user is an operator, not a Slack user."""
+    return Actor.cli_operator(who())
 
 
 def when(value: datetime | None) -> str:

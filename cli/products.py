@@ -6,7 +6,7 @@ import json
 
 import click
 
-from cli.common import Ctx, pass_ctx, reported, table, when, who
+from cli.common import Ctx, operator, pass_ctx, reported, table, when
 from cli.versions import wait_for
 from commands import services
 
@@ -114,7 +114,7 @@ def products_add(
 @reported
 def products_unpublish(ctx: Ctx, code: str, wait: bool, timeout: float) -> None:
     """Unpublish a whole product: all its published versions at once."""
-    gone = services.unpublish_product(ctx.core, code, by=who())
+    gone = services.unpublish_product(ctx.core, code, by=operator())
     click.echo(f"Unpublished product {code}: {', '.join(v.id for v in gone)}.")
     if wait:
         for v in gone:

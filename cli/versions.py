@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.common import Ctx, F, pass_ctx, reported, table, when, who
+from cli.common import Ctx, F, operator, pass_ctx, reported, table, when, who
 from commands import services
 from commands.bootstrap import Core
 from commands.errors import CloudError, OmiError
@@ -223,7 +223,7 @@ def versions_modify(
         release_note=current.release_note if release_note is None else release_note,
         instructions=current.instructions if instructions is None else instructions,
     )
-    version, changed = services.modify(ctx.core, version_id, form, by=who())
+    version, changed = services.modify(ctx.core, version_id, form, by=operator())
     if changed:
         click.echo(f"Modified version {version.id}: {', '.join(changed)}.")
     else:
@@ -238,7 +238,7 @@ def versions_modify(
 @reported
 def versions_unpublish(ctx: Ctx, version_id: str, wait: bool, timeout: float) -> None:
     """Unpublish a version: its OMI copy is deleted; running VMs keep running (R7, R8)."""
-    version = services.unpublish(ctx.core, version_id, by=who())
+    version = services.unpublish(ctx.core, version_id, by=operator())
     click.echo(f"Unpublished version {version.id} of product {version.product_code}.")
     if wait:
         wait_for(ctx.core, version.id, timeout)

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from commands.model import OutboxItem, Version
-from commands.notifications.announcements import escape
+from commands.notifications.slack_text import mrkdwn
 from storage.uow import UnitOfWork
 
 
@@ -93,10 +93,10 @@ def progress_text(language: str, version: Version, reached: Stage, detail: str =
     # Slack reads the text as mrkdwn: a software version or a cloud's answer must not become a
     # mention or a link.
     return texts[reached].format(
-        id=escape(version.id),
-        code=escape(version.product_code),
-        software=escape(version.software_version or "-"),
-        detail=escape(detail or "-"),
+        id=mrkdwn(version.id),
+        code=mrkdwn(version.product_code),
+        software=mrkdwn(version.software_version or "-", 200),
+        detail=mrkdwn(detail or "-", 1000),
     )
 
 
@@ -134,7 +134,7 @@ def alert(
         return False
     texts = _ALERTS.get(language, _ALERTS["en"])
     payload["text"] = texts[kind].format(
-        id=escape(version_id or "-"), code=escape(product_code), detail=escape(detail or "-")
+        id=mrkdwn(version_id or "-"), code=mrkdwn(product_code), detail=mrkdwn(detail or "-", 1000)
     )
     uow.outbox.add(
         OutboxItem(

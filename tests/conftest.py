@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from commands import services
 from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
+from commands.model import Actor
 from commands.sandbox import Sandbox, SandboxServer
 from commands.worker import Worker
 from storage.db import make_engine
@@ -28,6 +29,8 @@ DISTRIBUTION = "222222222222"
 SUB_A, SUB_B, SUB_C = "333333333333", "444444444444", "555555555555"
 OMI_1, OMI_2, OMI_3 = "ami-5e11e001", "ami-5e11e002", "ami-5e11e003"
 OMI_NO_CODE, OMI_OTHER_CODE = "ami-5e11e004", "ami-5e11e005"
+# Whoever runs the CLI: the database's rights, as `omi-bot versions modify` has them.
+OPERATOR = Actor.cli_operator("cli:ops")
 
 BASE_TEST_DATABASE_URL = os.environ.get("OMI_TEST_DATABASE_URL", "")
 # Each run gets a schema of its own in the PostgreSQL database, so two runs side by side (a

@@ -1,9 +1,14 @@
-"""What the listeners share: the core and the user's language from the Bolt context, who
-belongs to a product's release manager group, and the request message in the approval place."""
+"""What the listeners share: the core and the caches from the Bolt context, who is acting (a
+Slack user and the release manager groups they are in), the work that follows an
+acknowledgement, and the request message in the approval place.
+
+A listener answers Slack (ack) from the payload and the database only; whatever may wait on
+OUTSCALE or on Slack's Web API (users.info, usergroups.users.list, posts) runs `later`."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -11,11 +16,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import views
+from bot.groups import Groups
 from bot.locale import Locales
+from bot.omis import OmiMenus
 from bot.texts import t
 from commands import services
 from commands.bootstrap import Core
-from commands.model import Product, Request, RequestKind
+from commands.errors import OmiError
+from commands.model import Actor, Request, RequestKind
+from commands.notifications.slack_text import Escaped, mrkdwn
 
 logger = logging.getLogger("bot.listeners")
 
@@ -24,22 +33,39 @@ def core_of(context: BoltContext) -> Core:
     return context["core"]  # type: ignore[no-any-return]
 
 
+def omis_of(context: BoltContext) -> OmiMenus:
+    return context["omis"]  # type: ignore[no-any-return]
+
+
+def later(context: BoltContext, fn: Callable[[], None]) -> None:
+    """Run `fn` once the request has its answer, off Bolt's acknowledging threads."""
+    context["later"](fn)
+
+
 def language(context: BoltContext, client: WebClient, user_id: str) -> str:
+    """Asks Slack (cached): call it after the acknowledgement only."""
     locales: Locales = context["locales"]
     return locales.language(client, user_id)
 
 
-def groups_of(client: WebClient, product: Product, user_id: str) -> list[str]:
-    """The product's release manager group, if the user is in it now (by ID, at click time)."""
-    group = product.release_manager_group
-    if not group:
-        return []
-    try:
-        members = client.usergroups_users_list(usergroup=group)["users"] or []
-    except SlackApiError as exc:
-        logger.warning("usergroups.users.list failed: %s", exc.response.get("error"))
-        return []
-    return [group] if user_id in members else []
+def actor(context: BoltContext, client: WebClient, user_id: str) -> Actor:
+    """The Slack user with the release manager groups they are in now. Asks Slack (cached):
+    call it after the acknowledgement only."""
+    groups: Groups = context["groups"]
+    wanted = services.release_manager_groups(core_of(context))
+    return Actor.slack_user(user_id, groups.member_of(client, user_id, wanted))
+
+
+def refusal(error: OmiError) -> Escaped:
+    """A core error's message for mrkdwn: it may quote what the user typed."""
+    return mrkdwn(str(error))
+
+
+def open_loading(client: WebClient, trigger_id: str) -> tuple[str, str]:
+    """The trigger expires 3 seconds after the click: a modal opens first, in no language yet,
+    and is filled once the language and the database have answered."""
+    opened = client.views_open(trigger_id=trigger_id, view=views.loading())
+    return str(opened["view"]["id"]), str(opened["view"]["hash"])
 
 
 def tell(client: WebClient, user_id: str, text: str, channel: str | None = None) -> None:

@@ -8,7 +8,15 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import views
-from bot.listeners._common import core_of, groups_of, language, logger, tell
+from bot.listeners._common import (
+    actor,
+    core_of,
+    language,
+    later,
+    logger,
+    omis_of,
+    open_loading,
+)
 from bot.texts import t
 from commands import services
 from commands.errors import UserError
@@ -24,44 +32,58 @@ def on_decision(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     ack()
+    later(context, lambda: decide(body, action, client, context))
+
+
+def decide(
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Only a release manager of the product, never the requester, and only while the request
+    waits: refused in the modal the click opens, before the confirmation or the reason form."""
     user = body["user"]["id"]
-    channel = (body.get("channel") or {}).get("id")
+    view_id, view_hash = open_loading(client, body["trigger_id"])
     lang = language(context, client, user)
     core = core_of(context)
     try:
-        request = services.get_request(core, int(action.get("value") or 0))
-        product, _ = services.new_form(core, request.product_code)
-        # Refused before any modal opens (not a release manager, own request, decided): the
-        # core says why and is asked again on submission, where it decides for good.
-        request.check_decidable(product, user, groups_of(client, product, user))
-        meta = {"request": request.id}
+        request, product = services.check_decision(
+            core, int(action.get("value") or 0), by=actor(context, client, user)
+        )
+        meta = {"request": request.id, "lang": lang}
         if action["action_id"] == views.APPROVE_ACTION:
             audience = services.audience(core, product.code)
             view = views.confirm_approve(lang, request, product, audience, meta)
         else:
             view = views.reject_form(lang, meta)
-        client.views_open(trigger_id=body["trigger_id"], view=view)
     except UserError as refused:
-        tell(client, user, str(refused), channel)
+        view = views.refused(lang, str(refused))
     except Exception:
         logger.exception("decision button failed")
-        tell(client, user, t(lang, "failed"), channel)
+        view = views.refused(lang, t(lang, "failed"))
+    client.views_update(view_id=view_id, hash=view_hash, view=view)
 
 
 def on_pick(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     ack()
+    later(context, lambda: picked(body, action, client, context))
+
+
+def picked(
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
     view = body.get("view") or {}
     meta = views.metadata(view)
     lang = str(meta.get("lang") or "en")
     code = str((action.get("selected_option") or {}).get("value") or "")
+    core = core_of(context)
     try:
-        product, form = services.new_form(core_of(context), code)
+        product, form = services.new_form(core, code)
+        omis_of(context).prefetch(core, product.code)
         new_view = views.version_form(lang, product, form, {**meta, "product": product.code})
     except UserError as refused:
-        new_view = views.notice(lang, t(lang, "refused_title"), str(refused))
+        new_view = views.refused(lang, str(refused))
     except Exception:
         logger.exception("product pick failed")
-        new_view = views.notice(lang, t(lang, "refused_title"), t(lang, "failed"))
+        new_view = views.refused(lang, t(lang, "failed"))
     client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=new_view)

@@ -1,4 +1,5 @@
-"""`/omi …`: acknowledged at once, the work follows after the acknowledgement."""
+"""`/omi …`: acknowledged at once; the rest runs after the acknowledgement, and a trigger is
+used (views.open) before anything else there."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import views
-from bot.listeners._common import core_of, language, logger, post_request
+from bot.listeners._common import (
+    actor,
+    core_of,
+    language,
+    later,
+    logger,
+    omis_of,
+    open_loading,
+    post_request,
+    refusal,
+)
 from bot.texts import t
 from commands import services
 from commands.errors import UserError
@@ -22,15 +33,30 @@ def on_omi(
     ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext, respond: Respond
 ) -> None:
     ack()
-    user = command["user_id"]
-    lang = language(context, client, user)
     words = str(command.get("text") or "").split()
     verb, args = (words[0].lower(), words[1:]) if words else ("help", [])
+    later(context, lambda: answer(client, context, command, respond, verb, args))
+
+
+def answer(
+    client: WebClient,
+    context: BoltContext,
+    command: dict[str, Any],
+    respond: Respond,
+    verb: str,
+    args: list[str],
+) -> None:
+    form = (verb == "publish" and len(args) <= 1) or (verb == "modify" and len(args) == 1)
+    opened: tuple[str, str] | None = None
+    lang = "en"
     try:
-        if verb == "publish" and len(args) <= 1:
-            open_publish(client, context, command, lang, args[0] if args else None)
-        elif verb == "modify" and len(args) == 1:
-            open_modify(client, context, command, lang, args[0])
+        if form:
+            opened = open_loading(client, command["trigger_id"])
+        lang = language(context, client, command["user_id"])
+        if opened is not None and verb == "publish":
+            open_publish(client, context, command, lang, opened, args[0] if args else None)
+        elif opened is not None and verb == "modify":
+            open_modify(client, context, command, lang, opened, args[0])
         elif verb in ("unpublish", "unpublish-product") and len(args) == 1:
             ask_unpublish(client, context, command, respond, lang, verb, args[0])
         elif verb == "versions" and len(args) == 1:
@@ -50,16 +76,13 @@ def on_omi(
         else:
             respond(text=t(lang, "help"), blocks=views.help_blocks(lang), response_type="ephemeral")
     except UserError as refused:
-        respond(text=str(refused), response_type="ephemeral")
+        respond(text=refusal(refused), response_type="ephemeral")
     except Exception:
         logger.exception("/omi %s failed", verb)
-        respond(text=t(lang, "failed"), response_type="ephemeral")
-
-
-def _open_loading(client: WebClient, command: dict[str, Any], lang: str) -> tuple[str, str]:
-    # The trigger expires 3 seconds after the click: open first, then read the database.
-    opened = client.views_open(trigger_id=command["trigger_id"], view=views.loading(lang))
-    return str(opened["view"]["id"]), str(opened["view"]["hash"])
+        if opened is not None:
+            client.views_update(view_id=opened[0], view=views.refused(lang, t(lang, "failed")))
+        else:
+            respond(text=t(lang, "failed"), response_type="ephemeral")
 
 
 def open_publish(
@@ -67,9 +90,10 @@ def open_publish(
     context: BoltContext,
     command: dict[str, Any],
     lang: str,
+    opened: tuple[str, str],
     code: str | None,
 ) -> None:
-    view_id, view_hash = _open_loading(client, command, lang)
+    """Anyone may ask for a publication: the Version form, or the product picker first."""
     core = core_of(context)
     meta: dict[str, Any] = {"mode": "publish", "channel": command.get("channel_id"), "lang": lang}
     try:
@@ -79,23 +103,32 @@ def open_publish(
                 raise UserError(t(lang, "no_products"))
             if len(lines) > 1:
                 view = views.product_picker(lang, lines, meta)
-                client.views_update(view_id=view_id, hash=view_hash, view=view)
+                client.views_update(view_id=opened[0], hash=opened[1], view=view)
                 return
             code = lines[0].product.code
         product, form = services.new_form(core, code)
+        omis_of(context).prefetch(core, product.code)
         view = views.version_form(lang, product, form, {**meta, "product": product.code})
     except UserError as refused:
-        view = views.notice(lang, t(lang, "refused_title"), str(refused))
-    client.views_update(view_id=view_id, hash=view_hash, view=view)
+        view = views.refused(lang, str(refused))
+    client.views_update(view_id=opened[0], hash=opened[1], view=view)
 
 
 def open_modify(
-    client: WebClient, context: BoltContext, command: dict[str, Any], lang: str, version_id: str
+    client: WebClient,
+    context: BoltContext,
+    command: dict[str, Any],
+    lang: str,
+    opened: tuple[str, str],
+    version_id: str,
 ) -> None:
-    view_id, view_hash = _open_loading(client, command, lang)
+    """Only a release manager of the product opens the form, and only for a published version
+    (R6): refused here, before anything is typed."""
+    user = command["user_id"]
     try:
-        details = services.show_version(core_of(context), version_id)
-        version, product = details.version, details.product
+        product, version = services.open_modification(
+            core_of(context), version_id, by=actor(context, client, user)
+        )
         meta = {
             "mode": "modify",
             "version": version.id,
@@ -105,8 +138,8 @@ def open_modify(
         }
         view = views.version_form(lang, product, version.form(), meta, version=version)
     except UserError as refused:
-        view = views.notice(lang, t(lang, "refused_title"), str(refused))
-    client.views_update(view_id=view_id, hash=view_hash, view=view)
+        view = views.refused(lang, str(refused))
+    client.views_update(view_id=opened[0], hash=opened[1], view=view)
 
 
 def ask_unpublish(
@@ -118,6 +151,7 @@ def ask_unpublish(
     verb: str,
     ref: str,
 ) -> None:
+    """Anyone may ask; a release manager decides."""
     core = core_of(context)
     user = command["user_id"]
     if verb == "unpublish":

@@ -1,4 +1,5 @@
-"""Options of the Version form's OMI select, loaded as the seller types (R2)."""
+"""Options of the Version form's OMI select (R2), answered from the OMIs held in memory
+(bot.omis): an options load must be answered within Slack's 3 seconds, whatever OUTSCALE does."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from bot import views
-from bot.listeners._common import core_of, logger
-from commands import services
+from bot.listeners._common import core_of, omis_of
 
 
 def register(app: App) -> None:
@@ -19,13 +19,7 @@ def on_omi_options(
     ack: Ack, payload: dict[str, Any], body: dict[str, Any], context: BoltContext
 ) -> None:
     code = str(views.metadata(body.get("view") or {}).get("product") or "")
-    typed = str(payload.get("value") or "").strip().lower()
-    try:
-        omis = services.selectable_omis(core_of(context), code)
-    except Exception:
-        # An empty list tells the seller nothing matched; the submission explains why.
-        logger.exception("OMI options could not be loaded")
-        ack(options=[])
-        return
-    matching = [o for o in omis if typed in o.image_id.lower() or typed in o.name.lower()]
-    ack(options=[views.omi_option(o) for o in matching[: views.MAX_OPTIONS]])
+    typed = str(payload.get("value") or "")
+    # An empty list tells the seller nothing matched; the submission explains why.
+    omis = omis_of(context).matching(core_of(context), code, typed, views.MAX_OPTIONS)
+    ack(options=[views.omi_option(o) for o in omis])

@@ -1,5 +1,9 @@
 """Modal submissions: the Version form, the product picker, the approval confirmation and the
-rejection reason. Work that decides what the modal shows runs before `ack`; the rest after."""
+rejection reason.
+
+Each is answered from the payload and the database: inline errors for what they can refuse,
+else a "working" view. What may wait on OUTSCALE (the OMI check, R2) or on Slack's Web API
+(group membership, posts) runs after that answer and updates the modal with the outcome."""
 
 from __future__ import annotations
 
@@ -10,10 +14,11 @@ from slack_sdk import WebClient
 
 from bot import views
 from bot.listeners._common import (
+    actor,
     core_of,
-    groups_of,
-    language,
+    later,
     logger,
+    omis_of,
     post_request,
     request_language,
     settle,
@@ -22,7 +27,7 @@ from bot.listeners._common import (
 from bot.texts import field_label, t
 from commands import services
 from commands.errors import CloudError, FormErrors, UserError
-from commands.model import RequestKind, RequestState
+from commands.model import RequestKind, RequestState, VersionForm
 
 FORM_BLOCKS = ("omi", *views.TEXT_FIELDS)
 
@@ -47,7 +52,6 @@ def on_version_form(
 ) -> None:
     meta = views.metadata(view)
     lang = str(meta.get("lang") or "en")
-    user = body["user"]["id"]
     core = core_of(context)
     form = views.read_form(view)
     modifying = meta.get("mode") == "modify"
@@ -56,46 +60,106 @@ def on_version_form(
     fallback = "software_version" if modifying else "omi"
     try:
         if modifying:
-            version, changed = services.modify(core, str(meta.get("version")), form, by=user)
+            form = form.cleaned()
         else:
-            request = services.request_publication(
-                core, str(meta.get("product")), form, requested_by=user
-            )
+            services.check_request(core, str(meta.get("product")), form)
     except FormErrors as bad:
         ack(response_action="errors", errors=_errors(bad.fields, blocks, fallback))
         return
     except UserError as refused:
         ack(response_action="errors", errors={fallback: str(refused)})
         return
-    except CloudError as cloud:
-        ack(response_action="errors", errors={fallback: t(lang, "cloud_error", message=cloud)})
-        return
     except Exception:
         logger.exception("version form submission failed")
         ack(response_action="errors", errors={fallback: t(lang, "failed")})
         return
-    ack()
+    user = body["user"]["id"]
+    view_id = str(view.get("id"))
+    if modifying:
+        version_id = str(meta.get("version"))
+        ack(response_action="update", view=views.working(lang, t(lang, "saving", id=version_id)))
+        later(context, lambda: save(client, context, view_id, meta, form, user))
+    else:
+        omi = form.omi
+        ack(response_action="update", view=views.working(lang, t(lang, "checking", omi=omi)))
+        picked = views.picked_omi(view)
+        later(context, lambda: ask(client, context, view_id, meta, form, picked, user))
+
+
+def ask(
+    client: WebClient,
+    context: BoltContext,
+    view_id: str,
+    meta: dict[str, Any],
+    form: VersionForm,
+    picked: dict[str, Any] | None,
+    user: str,
+) -> None:
+    """The publication request, once OUTSCALE says the OMI may be published (R2). Refused: the
+    form comes back as it was typed, the reasons under their fields."""
+    core = core_of(context)
+    lang = str(meta.get("lang") or "en")
+    code = str(meta.get("product"))
+    errors: dict[str, str] = {}
+    try:
+        request = services.request_publication(core, code, form, requested_by=user)
+    except FormErrors as bad:
+        errors = _errors(bad.fields, FORM_BLOCKS, "omi")
+    except CloudError as cloud:
+        errors = {"omi": t(lang, "cloud_error", message=cloud)}
+    except UserError as refused:
+        errors = {"omi": str(refused)}
+    except Exception:
+        logger.exception("publication request failed")
+        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
+        return
+    if errors:
+        product, _ = services.new_form(core, code)
+        omis_of(context).prefetch(core, code)
+        again = views.version_form(lang, product, form, meta, errors=errors, omi=picked)
+        client.views_update(view_id=view_id, view=again)
+        return
+    sent = t(lang, "sent_for_approval", id=request.id, code=request.product_code)
+    client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), sent))
     channel = meta.get("channel")
     try:
-        if modifying:
-            fields = ", ".join(field_label(lang, name) for name in changed)
-            text = (
-                t(lang, "modified", id=version.id, fields=fields)
-                if changed
-                else t(lang, "modified_nothing", id=version.id)
-            )
-            tell(client, user, text, channel)
-        else:
-            post_request(client, core, request, lang, channel)
-            tell(
-                client,
-                user,
-                t(lang, "sent_for_approval", id=request.id, code=request.product_code),
-                channel,
-            )
+        post_request(client, core, request, lang, channel)
     except Exception:
-        logger.exception("after the version form")
+        logger.exception("the request could not be shown to the release managers")
         tell(client, user, t(lang, "failed"), channel)
+        return
+    tell(client, user, sent, channel)
+
+
+def save(
+    client: WebClient,
+    context: BoltContext,
+    view_id: str,
+    meta: dict[str, Any],
+    form: VersionForm,
+    user: str,
+) -> None:
+    """A release manager's modification (R5, R6), applied at once; the modal says the outcome."""
+    lang = str(meta.get("lang") or "en")
+    try:
+        version, changed = services.modify(
+            core_of(context), str(meta.get("version")), form, by=actor(context, client, user)
+        )
+    except UserError as refused:
+        client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
+        return
+    except Exception:
+        logger.exception("modification failed")
+        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
+        return
+    fields = ", ".join(field_label(lang, name) for name in changed)
+    text = (
+        t(lang, "modified", id=version.id, fields=fields)
+        if changed
+        else t(lang, "modified_nothing", id=version.id)
+    )
+    client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), text))
+    tell(client, user, text, meta.get("channel"))
 
 
 def on_pick_product(
@@ -105,11 +169,13 @@ def on_pick_product(
     lang = str(meta.get("lang") or "en")
     values = view.get("state", {}).get("values", {})
     picked = (values.get("product", {}).get(views.PICK_ACTION) or {}).get("selected_option") or {}
+    core = core_of(context)
     try:
-        product, form = services.new_form(core_of(context), str(picked.get("value") or ""))
+        product, form = services.new_form(core, str(picked.get("value") or ""))
     except UserError as refused:
         ack(response_action="errors", errors={"product": str(refused)})
         return
+    omis_of(context).prefetch(core, product.code)
     ack(
         response_action="update",
         view=views.version_form(lang, product, form, {**meta, "product": product.code}),
@@ -120,32 +186,41 @@ def on_confirm(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     meta = views.metadata(view)
-    user = body["user"]["id"]
-    lang = language(context, client, user)
-    core = core_of(context)
+    lang = str(meta.get("lang") or "en")
     request_id = int(meta.get("request") or 0)
+    ack(response_action="update", view=views.working(lang, t(lang, "approving", id=request_id)))
+    user = body["user"]["id"]
+    view_id = str(view.get("id"))
+    later(context, lambda: proceed(client, context, view_id, lang, request_id, user))
+
+
+def proceed(
+    client: WebClient, context: BoltContext, view_id: str, lang: str, request_id: int, user: str
+) -> None:
+    """A release manager proceeds: checked again under the lock, then the cloud work is queued."""
+    core = core_of(context)
     try:
-        request = services.get_request(core, request_id)
-        product, _ = services.new_form(core, request.product_code)
-        decision = services.approve(
-            core, request_id, by=user, groups=groups_of(client, product, user)
-        )
+        decision = services.approve(core, request_id, by=actor(context, client, user))
     except UserError as refused:
-        ack(
-            response_action="update",
-            view=views.notice(lang, t(lang, "refused_title"), str(refused)),
-        )
+        client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
         _settle_failed(client, core, request_id)
         return
     except Exception:
         logger.exception("approval failed")
-        ack(
-            response_action="update",
-            view=views.notice(lang, t(lang, "refused_title"), t(lang, "failed")),
-        )
+        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
         return
-    ack()
     request = decision.request
+    if request.kind is RequestKind.PUBLISH:
+        done = t(
+            lang,
+            "approved_publish",
+            id=request.id,
+            version=decision.versions[0].id,
+            code=request.product_code,
+        )
+    else:
+        done = t(lang, "approved_unpublish", id=request.id, code=request.product_code)
+    client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), done))
     rlang = request_language(request)
     settle(client, request, t(rlang, "approved_by", user=user))
     if request.kind is RequestKind.PUBLISH:
@@ -184,26 +259,42 @@ def on_reject(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     meta = views.metadata(view)
-    user = body["user"]["id"]
-    lang = language(context, client, user)
-    core = core_of(context)
+    lang = str(meta.get("lang") or "en")
     request_id = int(meta.get("request") or 0)
     values = view.get("state", {}).get("values", {})
-    reason = str((values.get("reason", {}).get(views.VALUE) or {}).get("value") or "")
+    typed = str((values.get("reason", {}).get(views.VALUE) or {}).get("value") or "")
     try:
-        request = services.get_request(core, request_id)
-        product, _ = services.new_form(core, request.product_code)
-        request = services.reject(
-            core, request_id, by=user, reason=reason, groups=groups_of(client, product, user)
-        )
+        reason = services.check_reason(typed)
+    except FormErrors as bad:
+        ack(response_action="errors", errors=bad.fields)
+        return
+    ack(response_action="update", view=views.working(lang, t(lang, "rejecting", id=request_id)))
+    user = body["user"]["id"]
+    view_id = str(view.get("id"))
+    later(context, lambda: refuse(client, context, view_id, lang, request_id, user, reason))
+
+
+def refuse(
+    client: WebClient,
+    context: BoltContext,
+    view_id: str,
+    lang: str,
+    request_id: int,
+    user: str,
+    reason: str,
+) -> None:
+    core = core_of(context)
+    try:
+        request = services.reject(core, request_id, by=actor(context, client, user), reason=reason)
     except UserError as refused:
-        ack(response_action="errors", errors={"reason": str(refused)})
+        client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
         return
     except Exception:
         logger.exception("rejection failed")
-        ack(response_action="errors", errors={"reason": t(lang, "failed")})
+        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
         return
-    ack()
+    done = t(lang, "rejected", id=request.id, code=request.product_code, reason=request.reason)
+    client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), done))
     rlang = request_language(request)
     settle(client, request, t(rlang, "rejected_by", user=user, reason=request.reason or "-"))
     tell(
@@ -218,3 +309,4 @@ def on_reject(
             reason=request.reason or "-",
         ),
     )
+

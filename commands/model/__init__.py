@@ -5,7 +5,7 @@ Plain Python: storage maps these classes to tables (storage/orm.py), nothing her
 Every method that enforces one of DESIGN.md's rules names it (R1–R9). The package's modules follow
 the seed's words; this module is their one public face."""
 
-from commands.model.approvals import Request, RequestKind, RequestState
+from commands.model.approvals import Actor, Request, RequestKind, RequestState
 from commands.model.product import Product
 from commands.model.subscribers import Organization, Subscriber, Subscription
 from commands.model.versions import (
@@ -34,6 +34,7 @@ __all__ = [
     "OMI_ID",
     "PRODUCT_CODE",
     "VERSION_ID",
+    "Actor",
     "Job",
     "JobState",
     "Omi",

@@ -4,12 +4,33 @@ a product."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from commands.errors import NotAllowed, UserError
 from commands.model.product import Product
 from commands.model.versions import VersionForm
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for an operation. A Slack user is known by their user ID and the IDs of the
+    user groups Slack says they are in; names never count. An operator of the CLI works with the
+    database's own rights and passes the release-manager check, but still never decides a
+    request they made."""
+
+    id: str
+    groups: frozenset[str] = frozenset()
+    operator: bool = False
+
+    @classmethod
+    def slack_user(cls, user_id: str, groups: Iterable[str] = ()) -> Actor:
+        return cls(id=user_id, groups=frozenset(groups))
+
+    @classmethod
+    def cli_operator(cls, name: str) -> Actor:
+        return cls(id=name, operator=True)
 
 
 class RequestKind(StrEnum):
@@ -67,12 +88,12 @@ class Request:
     def version_form(self) -> VersionForm:
         return VersionForm.from_dict(self.form)
 
-    def check_decidable(self, product: Product, user_id: str, groups: Iterable[str]) -> None:
+    def check_decidable(self, product: Product, actor: Actor) -> None:
         if self.state is not RequestState.PENDING:
             raise UserError(f"Request {self.id} was already {self.state.value}.")
-        if user_id == self.requested_by:
+        if actor.id == self.requested_by:
             raise NotAllowed("You cannot decide on your own request; another release manager must.")
-        product.check_approver(user_id, groups)
+        product.check_release_manager(actor, "decide on its requests")
 
     def decide(self, state: RequestState, user_id: str, at: datetime, reason: str = "") -> None:
         self.state = state

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from commands.errors import FormErrors, NotAllowed, NotFound, RuleBroken, UserError
 from commands.model.versions import (
@@ -19,6 +20,9 @@ from commands.model.versions import (
     check_product_code,
     new_version_id,
 )
+
+if TYPE_CHECKING:
+    from commands.model.approvals import Actor
 
 
 class Product:
@@ -121,9 +125,9 @@ class Product:
                 return v
         return None
 
-    def check_publishable(self, form: VersionForm, omi: Omi | None) -> VersionForm:
-        """Everything a publication needs before anyone approves it. Collects the form's
-        errors and the OMI's in one FormErrors so a modal can show them all at once."""
+    def form_errors(self, form: VersionForm) -> tuple[VersionForm, dict[str, str]]:
+        """What the form shows wrong by itself and against the Versions table, without asking
+        the cloud: the fields (R3) and an OMI that is already a version's (R5)."""
         errors: dict[str, str] = {}
         try:
             form = form.cleaned()
@@ -131,6 +135,32 @@ class Product:
             errors.update(bad.fields)
         if not form.omi:
             errors["omi"] = "Pick the OMI to publish."
+        else:
+            self._check_unused(form.omi, errors)
+        return form, errors
+
+    def _check_unused(self, omi_id: str, errors: dict[str, str]) -> None:
+        holder = self.version_using(omi_id)
+        if holder is not None:
+            errors["omi"] = (
+                f"OMI {omi_id} is already the OMI of version {holder.id} "
+                f"({holder.software_version or 'no software version'}); a new version needs "
+                "a new OMI (R5)."
+            )
+
+    def check_form(self, form: VersionForm) -> VersionForm:
+        """`form_errors` as one FormErrors, for answering a form before the cloud is asked."""
+        form, errors = self.form_errors(form)
+        if errors:
+            raise FormErrors(errors)
+        return form
+
+    def check_publishable(self, form: VersionForm, omi: Omi | None) -> VersionForm:
+        """Everything a publication needs before anyone approves it. Collects the form's
+        errors and the OMI's in one FormErrors so a modal can show them all at once."""
+        form, errors = self.form_errors(form)
+        if "omi" in errors or not form.omi:
+            pass
         elif omi is None:
             errors["omi"] = (
                 f"No OMI {form.omi!r} is visible to the seller account {self.seller_account_id}."
@@ -142,13 +172,7 @@ class Product:
                 f"{self.code} can (R2)."
             )
         else:
-            holder = self.version_using(omi.image_id)
-            if holder is not None:
-                errors["omi"] = (
-                    f"OMI {omi.image_id} is already the OMI of version {holder.id} "
-                    f"({holder.software_version or 'no software version'}); a new version needs "
-                    "a new OMI (R5)."
-                )
+            self._check_unused(omi.image_id, errors)
         if errors:
             raise FormErrors(errors)
         return form
@@ -223,11 +247,17 @@ class Product:
         self.modified_at = at
         return published
 
-    # approvals
-    def check_approver(self, user_id: str, groups: Iterable[str] = ()) -> None:
-        """Release managers are named by Slack user ID or user group ID, never by name."""
-        if user_id in self.release_managers:
-            return
-        if self.release_manager_group and self.release_manager_group in set(groups):
-            return
-        raise NotAllowed(f"Only the release managers of product {self.code} can decide this.")
+    # who may change a published version and decide requests
+    def is_release_manager(self, actor: Actor) -> bool:
+        """Release managers are named by Slack user ID or user group ID, never by name; an
+        operator of the CLI has the database's rights."""
+        group = self.release_manager_group
+        return (
+            actor.operator
+            or actor.id in self.release_managers
+            or (group is not None and group in actor.groups)
+        )
+
+    def check_release_manager(self, actor: Actor, doing: str) -> None:
+        if not self.is_release_manager(actor):
+            raise NotAllowed(f"Only the release managers of product {self.code} can {doing}.")

@@ -215,15 +215,19 @@ class Version:
         but not recorded (a crash) is found again instead of made twice."""
         return f"{self.omi_name[:80]}-omi-bot-{self.id}"
 
-    def modify(self, form: VersionForm, at: datetime) -> list[str]:
-        """R5, R6: only a published version can be modified, never its OMI. Returns the names
-        of the fields that changed; the modification date moves only when something did."""
+    def check_modifiable(self) -> None:
+        """R6: only a published version can be modified."""
         if self.status is not Status.PUBLISHED:
             raise RuleBroken(
                 "R6",
                 f"Version {self.id} is {self.status.value}: only a published version can be "
                 "modified.",
             )
+
+    def modify(self, form: VersionForm, at: datetime) -> list[str]:
+        """R5, R6: only a published version can be modified, never its OMI. Returns the names
+        of the fields that changed; the modification date moves only when something did."""
+        self.check_modifiable()
         form = form.cleaned()
         if form.omi and form.omi not in (self.omi_id, self.omi_name):
             raise RuleBroken(

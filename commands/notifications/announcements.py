@@ -18,16 +18,9 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-__all__ = ["Rendered", "escape", "render_announcement"]
+from commands.notifications.slack_text import clip_mrkdwn, mrkdwn, plain
 
-
-def escape(text: object) -> str:
-    # Seller input (product names, release notes) must not become mentions or links.
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+__all__ = ["Rendered", "render_announcement"]
 
 
 _MONTHS = {
@@ -148,40 +141,40 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
     lang = _language(language)
     t = TEXTS[lang]
     event = str(payload.get("event") or "")
-    code = escape(payload.get("product_code") or "")
+    code = mrkdwn(payload.get("product_code") or "")
     raw_name = str(payload.get("product_name") or payload.get("product_code") or "")
-    name = escape(raw_name)
+    name = mrkdwn(raw_name)
     versions = [v for v in payload.get("versions") or [] if isinstance(v, Mapping)]
     first: Mapping[str, Any] = versions[0] if versions else {}
-    sv = escape(first.get("software_version") or first.get("id") or "")
+    sv = mrkdwn(first.get("software_version") or first.get("id") or "")
     blocks: list[Block] = []
 
     def header(template: str) -> None:
-        blocks.append(HeaderBlock(text=_clip(template.format(name=raw_name), 150)))
+        blocks.append(HeaderBlock(text=plain(template.format(name=raw_name), 150)))
 
     def fields(version: Mapping[str, Any]) -> list[MarkdownTextObject]:
         found = [
-            (t["version_id"], f"`{escape(version.get('id') or '')}`"),
-            (t["software_version"], escape(version.get("software_version") or "")),
-            (t["operating_system"], escape(version.get("operating_system") or "")),
-            (t["copy_id"], f"`{escape(version['omi_copy_id'])}`")
+            (t["version_id"], f"`{mrkdwn(version.get('id') or '')}`"),
+            (t["software_version"], mrkdwn(version.get("software_version") or "")),
+            (t["operating_system"], mrkdwn(version.get("operating_system") or "")),
+            (t["copy_id"], f"`{mrkdwn(version['omi_copy_id'])}`")
             if version.get("omi_copy_id")
             else ("", ""),
         ]
         return [
-            MarkdownTextObject(text=_clip(f"{label}\n{value}", 2000))
+            MarkdownTextObject(text=clip_mrkdwn(f"{label}\n{value}", 2000))
             for label, value in found
             if label and value and value != "``"
         ]
 
     if event == "version_published":
         header(t["published_header"])
-        text = t["published_fallback"].format(
-            sv=first.get("software_version"), name=raw_name, code=payload.get("product_code")
-        )
+        text = t["published_fallback"].format(sv=sv, name=name, code=code)
         blocks.append(
             SectionBlock(
-                text=MarkdownTextObject(text=t["published"].format(sv=sv, name=name, code=code)),
+                text=MarkdownTextObject(
+                    text=clip_mrkdwn(t["published"].format(sv=sv, name=name, code=code), 3000)
+                ),
                 fields=fields(first) or None,
             )
         )
@@ -190,49 +183,50 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
             blocks.append(
                 SectionBlock(
                     text=MarkdownTextObject(
-                        text=_clip(f"{t['release_note']}\n{escape(note)}", 3000)
+                        text=clip_mrkdwn(f"{t['release_note']}\n{mrkdwn(note)}", 3000)
                     )
                 )
             )
         copy = first.get("omi_copy_id")
-        upgrade = t["upgrade"].format(copy=escape(copy)) if copy else t["upgrade_no_copy"]
+        upgrade = t["upgrade"].format(copy=mrkdwn(copy)) if copy else t["upgrade_no_copy"]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=upgrade)))
     elif event in ("version_unpublished", "product_unpublished"):
         if event == "version_unpublished":
             header(t["unpublished_header"])
-            text = t["unpublished_fallback"].format(
-                sv=first.get("software_version"), name=raw_name, code=payload.get("product_code")
-            )
-            lead = t["unpublished"].format(sv=sv, name=name, code=code)
+            text = t["unpublished_fallback"].format(sv=sv, name=name, code=code)
+            lead = clip_mrkdwn(t["unpublished"].format(sv=sv, name=name, code=code), 3000)
             blocks.append(
                 SectionBlock(text=MarkdownTextObject(text=lead), fields=fields(first) or None)
             )
             what = t["this_version"]
         else:
             header(t["product_header"])
-            text = t["product_fallback"].format(name=raw_name, code=payload.get("product_code"))
+            text = t["product_fallback"].format(name=name, code=code)
             blocks.append(
                 SectionBlock(
-                    text=MarkdownTextObject(text=t["product"].format(name=name, code=code))
+                    text=MarkdownTextObject(
+                        text=clip_mrkdwn(t["product"].format(name=name, code=code), 3000)
+                    )
                 )
             )
             lines = [
-                f"• {escape(v.get('software_version') or '')} (`{escape(v.get('id') or '')}`)"
-                + (f" · `{escape(v['omi_copy_id'])}`" if v.get("omi_copy_id") else "")
+                f"• {mrkdwn(v.get('software_version') or '')} (`{mrkdwn(v.get('id') or '')}`)"
+                + (f" · `{mrkdwn(v['omi_copy_id'])}`" if v.get("omi_copy_id") else "")
                 for v in versions
             ]
             if lines:
-                listing = _clip(t["withdrawn"] + "\n" + "\n".join(lines), 3000)
+                listing = clip_mrkdwn(t["withdrawn"] + "\n" + "\n".join(lines), 3000)
                 blocks.append(SectionBlock(text=MarkdownTextObject(text=listing)))
             what = t["this_version"] if len(versions) == 1 else t["these_versions"]
         blocks.append(SectionBlock(text=MarkdownTextObject(text=t["deleted"].format(what=what))))
         last = payload.get("last_available")
         if isinstance(last, Mapping) and last.get("id"):
             remaining = t["last_available"].format(
-                sv=escape(last.get("software_version") or last["id"]), id=escape(last["id"])
+                sv=mrkdwn(last.get("software_version") or last["id"]), id=mrkdwn(last["id"])
             )
         else:
             remaining = t["none_left"].format(name=name)
+        remaining = clip_mrkdwn(remaining, 3000)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=remaining)))
     else:
         raise ValueError(f"unknown announcement {event!r}")

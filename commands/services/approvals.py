@@ -3,12 +3,12 @@ unpublication asked for, then approved or rejected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from commands.bootstrap import Core
-from commands.errors import FormErrors, NotAllowed, NotFound, UserError
+from commands.errors import FormErrors, NotFound, UserError
 from commands.model import (
+    Actor,
     Omi,
     Product,
     Request,
@@ -23,10 +23,20 @@ from commands.services.unpublication import unpublish_one, unpublish_whole
 from storage.uow import UnitOfWork
 
 
+def check_request(core: Core, product_code: str, form: VersionForm) -> VersionForm:
+    """What a publication request can be refused for from the database alone (R3, R5), so a
+    Version form is answered before the cloud is asked whether the OMI may be published (R2).
+    Anyone may ask; returns the completed form."""
+    with core.uow() as uow:
+        product = get_product(uow, product_code)
+    return product.check_form(product.complete(form))
+
+
 def request_publication(
     core: Core, product_code: str, form: VersionForm, *, requested_by: str
 ) -> Request:
-    """The Version form was submitted: a release manager must now proceed with publication."""
+    """The Version form was submitted: a release manager must now proceed with publication.
+    Anyone may ask."""
     _, completed, _ = check_publication(core, product_code, form)
     with core.uow() as uow:
         request = Request(
@@ -81,21 +91,33 @@ def get_request(core: Core, request_id: int) -> Request:
         return request
 
 
-def awaiting_approval(core: Core, user_id: str, groups: Iterable[str] = ()) -> list[Request]:
-    """Pending requests this user may decide: on products where they are a release manager by
-    user ID or by one of `groups` (IDs), never their own."""
-    groups = tuple(groups)
+def release_manager_groups(core: Core) -> list[str]:
+    """The user group IDs that make release managers, over every product."""
     with core.uow() as uow:
-        codes = []
-        for product, _published in uow.products.summaries():
-            try:
-                product.check_approver(user_id, groups)
-            except NotAllowed:
-                continue
-            codes.append(product.code)
+        groups = {p.release_manager_group for p, _ in uow.products.summaries()}
+    return sorted(g for g in groups if g)
+
+
+def awaiting_approval(core: Core, actor: Actor) -> list[Request]:
+    """Pending requests this actor may decide: on products where they are a release manager,
+    never their own."""
+    with core.uow() as uow:
+        codes = [p.code for p, _ in uow.products.summaries() if p.is_release_manager(actor)]
         if not codes:
             return []
-        return [r for r in uow.requests.pending(codes) if r.requested_by != user_id]
+        return [r for r in uow.requests.pending(codes) if r.requested_by != actor.id]
+
+
+def check_decision(core: Core, request_id: int, *, by: Actor) -> tuple[Request, Product]:
+    """Whether `by` may decide the request now (the Approve and Reject buttons ask before any
+    modal opens); the decision itself checks again under the lock."""
+    with core.uow() as uow:
+        request = uow.requests.get(request_id)
+        if request is None:
+            raise NotFound(f"There is no request {request_id}.")
+        product = get_product(uow, request.product_code)
+        request.check_decidable(product, by)
+        return request, product
 
 
 def requests_of(core: Core, user_id: str, limit: int = 10) -> list[Request]:
@@ -110,32 +132,31 @@ class Decision:
     versions: list[Version]
 
 
-def approve(core: Core, request_id: int, *, by: str, groups: Iterable[str] = ()) -> Decision:
+def approve(core: Core, request_id: int, *, by: Actor) -> Decision:
     """A release manager proceeds. Checked by user or group ID; never the requester. A second
     approval of the same request (a double click, a retry) is refused and changes nothing."""
-    groups = tuple(groups)
     request = get_request(core, request_id)
     omi: Omi | None = None
     if request.kind is RequestKind.PUBLISH and request.state is RequestState.PENDING:
         with core.uow() as uow:
             product = get_product(uow, request.product_code)
-            request.check_decidable(product, by, groups)
+            request.check_decidable(product, by)
         omi = find_omi(core, product, request.version_form().omi)
     with core.uow() as uow:
         request = _locked_request(uow, request_id)
         product = get_product(uow, request.product_code, lock=True)
-        request.check_decidable(product, by, groups)
+        request.check_decidable(product, by)
         try:
-            versions = _carry_out(uow, core, product, request, omi, by)
+            versions = _carry_out(uow, core, product, request, omi, by.id)
         except UserError as refused:
             # The rules changed since the request (another version was unpublished, the OMI
             # was used...): the request can never pass; say so on it and keep nothing else.
             uow.rollback()
             request = _locked_request(uow, request_id)
-            request.decide(RequestState.FAILED, by, core.clock(), str(refused))
+            request.decide(RequestState.FAILED, by.id, core.clock(), str(refused))
             uow.commit()
             raise
-        request.decide(RequestState.APPROVED, by, core.clock())
+        request.decide(RequestState.APPROVED, by.id, core.clock())
         uow.commit()
         return Decision(request, versions)
 
@@ -169,17 +190,21 @@ def _carry_out(
     return unpublish_whole(uow, product, core)
 
 
-def reject(
-    core: Core, request_id: int, *, by: str, reason: str, groups: Iterable[str] = ()
-) -> Request:
+def check_reason(reason: str) -> str:
+    """A rejection says why; the reason form is answered with this before anything else."""
     reason = reason.strip()
     if not reason:
         raise FormErrors({"reason": "Say why the request is rejected."})
+    return reason
+
+
+def reject(core: Core, request_id: int, *, by: Actor, reason: str) -> Request:
+    reason = check_reason(reason)
     with core.uow() as uow:
         request = _locked_request(uow, request_id)
         product = get_product(uow, request.product_code)
-        request.check_decidable(product, by, groups)
-        request.decide(RequestState.REJECTED, by, core.clock(), reason[:2000])
+        request.check_decidable(product, by)
+        request.decide(RequestState.REJECTED, by.id, core.clock(), reason[:2000])
         uow.commit()
         return request
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands.bootstrap import Core
 from commands.model import (
+    Actor,
     Omi,
     Product,
     Version,
@@ -54,12 +55,28 @@ def publish(
 # -- modifying --------------------------------------------------------------------------------
 
 
-def modify(core: Core, version_id: str, form: VersionForm, *, by: str) -> tuple[Version, list[str]]:
-    """R5, R6: a published version's fields change at once, its OMI never; no email."""
+def open_modification(core: Core, version_id: str, *, by: Actor) -> tuple[Product, Version]:
+    """The Version form of a published version, for a release manager of its product (R6):
+    refused before anything is typed into it."""
+    with core.uow() as uow:
+        version = get_version(uow, version_id)
+        product = get_product(uow, version.product_code)
+        version = product.version(version.id)
+        product.check_release_manager(by, "modify its versions")
+        version.check_modifiable()
+        return product, version
+
+
+def modify(
+    core: Core, version_id: str, form: VersionForm, *, by: Actor
+) -> tuple[Version, list[str]]:
+    """R5, R6: a release manager changes a published version's fields at once, its OMI never;
+    no email."""
     with core.uow() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code, lock=True)
         version = product.version(version.id)
+        product.check_release_manager(by, "modify its versions")
         changed = version.modify(form, core.clock())
         uow.commit()
         return version, changed

@@ -9,6 +9,7 @@ from datetime import datetime
 from commands import notices
 from commands.bootstrap import Core
 from commands.model import (
+    Actor,
     Product,
     Version,
 )
@@ -52,21 +53,24 @@ def unpublish_whole(uow: UnitOfWork, product: Product, core: Core) -> list[Versi
     return gone
 
 
-def unpublish(core: Core, version_id: str, *, by: str) -> Version:
-    """R7, R8: the version is unpublished at once; its OMI copy is deleted by the worker."""
+def unpublish(core: Core, version_id: str, *, by: Actor) -> Version:
+    """R7, R8: a release manager unpublishes the version at once (Slack users ask instead);
+    its OMI copy is deleted by the worker."""
     with core.uow() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code, lock=True)
+        product.check_release_manager(by, "unpublish its versions")
         version = product.version(version.id)
         unpublish_one(uow, product, version, core)
         uow.commit()
         return version
 
 
-def unpublish_product(core: Core, product_code: str, *, by: str) -> list[Version]:
-    """R9: every published version at once; R7 does not apply."""
+def unpublish_product(core: Core, product_code: str, *, by: Actor) -> list[Version]:
+    """R9: every published version at once, by a release manager; R7 does not apply."""
     with core.uow() as uow:
         product = get_product(uow, product_code, lock=True)
+        product.check_release_manager(by, "unpublish it")
         gone = unpublish_whole(uow, product, core)
         uow.commit()
         return gone

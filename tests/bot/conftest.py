@@ -8,7 +8,11 @@ import pytest
 from slack_bolt import App
 
 from bot.app import BotSettings, create_app
+from bot.runtime import install
 from bot.server import RunningServer, start_in_thread
+from commands import services
+from commands.bootstrap import Core
+from commands.sandbox import SandboxServer
 from tests.slackfake import FakeSlackAPI
 from tests.slackfake.signing import SlackClient
 
@@ -55,3 +59,16 @@ def start_bot(
     yield start
     for server in running:
         server.stop()
+
+
+@pytest.fixture
+def slack(
+    start_bot: StartBot, core: Core, product: str, sandbox: SandboxServer, fake_slack: FakeSlackAPI
+) -> SlackClient:
+    """The bot with every listener on the core, product 0001 (release managers URM1, URM2 and
+    the members of group SRM: UGRP), the sandbox behind it."""
+    fake_slack.set_usergroup("SRM", ["UGRP"])
+    # Building an osc-sdk gateway takes seconds the first time; serve warms it up at start too.
+    services.selectable_omis(core, product)
+    _, client = start_bot(lambda app: install(app, core), health=core.db.reachable)
+    return client

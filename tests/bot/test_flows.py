@@ -8,109 +8,25 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from bot import views
-from bot.runtime import install
 from commands import services
 from commands.bootstrap import Core
 from commands.model import RequestState, Status, VersionForm
 from commands.sandbox import SandboxServer
-from tests.conftest import OMI_1, OMI_2, OMI_NO_CODE
+from tests.bot.flows import (
+    SELLER_USER,
+    approve,
+    ephemeral_to,
+    open_form,
+    opened_by_click,
+    request_publication,
+    submit,
+    submit_then,
+    texts,
+)
+from tests.conftest import OMI_1, OMI_2, OMI_NO_CODE, OPERATOR
 from tests.slackfake import FakeSlackAPI
 from tests.slackfake.signing import SlackClient
-
-from .conftest import StartBot
-
-SELLER_USER = "USELLER"
-
-
-@pytest.fixture
-def slack(
-    start_bot: StartBot, core: Core, product: str, sandbox: SandboxServer, fake_slack: FakeSlackAPI
-) -> SlackClient:
-    fake_slack.set_usergroup("SRM", ["UGRP"])
-    # Building an osc-sdk gateway takes seconds the first time; serve warms it up at start too,
-    # so an options load is answered within Slack's 3 seconds.
-    services.selectable_omis(core, product)
-    _, client = start_bot(lambda app: install(app, core), health=core.db.reachable)
-    return client
-
-
-def last_view(fake: FakeSlackAPI, method: str = "views.update", count: int = 1) -> dict[str, Any]:
-    return fake.wait_for(method, count)[-1].params["view"]
-
-
-def state(**fields: str) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name == "omi":
-            values["omi"] = {
-                views.OMI_ACTION: {
-                    "type": "external_select",
-                    "selected_option": {
-                        "text": {"type": "plain_text", "text": value},
-                        "value": value,
-                    }
-                    if value
-                    else None,
-                }
-            }
-        else:
-            values[name] = {views.VALUE: {"type": "plain_text_input", "value": value}}
-    return values
-
-
-def open_form(
-    slack: SlackClient, fake: FakeSlackAPI, text: str = "publish 0001", user: str = SELLER_USER
-) -> dict[str, Any]:
-    before = len(fake.calls_to("views.update"))
-    assert slack.slash_command(text, user_id=user).status_code == 200
-    return last_view(fake, count=before + 1)
-
-
-def submit(
-    slack: SlackClient, view: dict[str, Any], user: str = SELLER_USER, **fields: str
-) -> dict[str, Any] | None:
-    response = slack.view_submission(
-        {"callback_id": view["callback_id"], "private_metadata": view["private_metadata"]},
-        user_id=user,
-        state_values=state(**fields),
-    )
-    assert response.status_code == 200
-    return response.json() if response.text else None
-
-
-def request_publication(slack: SlackClient, fake: FakeSlackAPI, omi: str = OMI_1) -> int:
-    form = open_form(slack, fake)
-    posts = len(fake.calls_to("chat.postMessage"))
-    assert submit(slack, form, omi=omi, software_version="2.0", release_note="Faster") is None
-    post = [
-        c for c in fake.wait_for("chat.postMessage", posts + 1) if c.params["channel"] == "CREL"
-    ]
-    buttons = next(b for b in post[-1].params["blocks"] if b["type"] == "actions")["elements"]
-    return int(buttons[0]["value"])
-
-
-def click(slack: SlackClient, action: str, request_id: int, user: str) -> None:
-    response = slack.block_action(action, str(request_id), user_id=user, channel_id="CREL")
-    assert response.status_code == 200
-
-
-def approve(slack: SlackClient, fake: FakeSlackAPI, request_id: int, user: str = "URM1") -> Any:
-    opened = len(fake.calls_to("views.open"))
-    click(slack, views.APPROVE_ACTION, request_id, user)
-    confirm = last_view(fake, "views.open", opened + 1)
-    assert confirm["callback_id"] == views.CONFIRM_CALLBACK
-    return confirm, submit(slack, confirm, user=user)
-
-
-def ephemeral_to(fake: FakeSlackAPI, user: str, count: int = 1) -> list[str]:
-    fake.wait_for("chat.postEphemeral", count)
-    return [
-        c.params["text"] for c in fake.calls_to("chat.postEphemeral") if c.params["user"] == user
-    ]
-
 
 # ---------------------------------------------------------------------- publish
 
@@ -156,8 +72,8 @@ def test_publish_approve_published_with_progress_in_thread(
     assert "First version of this product." in text
     assert any("sent to the release managers" in t for t in ephemeral_to(fake_slack, SELLER_USER))
 
-    confirm, answer = approve(slack, fake_slack, request_id)
-    assert answer is None
+    confirm, outcome = approve(slack, fake_slack, request_id)
+    assert "is being published" in texts(outcome)
     assert confirm["submit"]["text"] == "Proceed with publication"
     assert "2 subscriber account(s)" in json.dumps(confirm["blocks"])
     assert OMI_1 in json.dumps(confirm["blocks"])
@@ -189,13 +105,20 @@ def test_inline_errors_change_nothing(
     services.publish(core, "0001", VersionForm(omi=OMI_1, release_note="v1"), requested_by="ops")
     drain()
     form = open_form(slack, fake_slack)
+    # Refused from the payload and the database, in the answer itself.
     empty = submit(slack, form, omi=OMI_2, release_note="  ")
     assert empty is not None and empty["response_action"] == "errors"
     assert set(empty["errors"]) == {"release_note"}
     used = submit(slack, form, omi=OMI_1, release_note="again")
     assert used is not None and "already the OMI of version" in used["errors"]["omi"]
-    not_selectable = submit(slack, form, omi=OMI_NO_CODE, release_note="x")
-    assert not_selectable is not None and "(R2)" in not_selectable["errors"]["omi"]
+    # Refused by OUTSCALE's answer (R2), after the answer: the form comes back as typed.
+    _, again = submit_then(slack, fake_slack, form, SELLER_USER, omi=OMI_NO_CODE, release_note="x")
+    assert again["callback_id"] == views.FORM_CALLBACK
+    assert "(R2)" in texts(again)
+    omi_block = next(b for b in again["blocks"] if b.get("block_id") == "omi")
+    assert omi_block["element"]["initial_option"]["value"] == OMI_NO_CODE
+    note = next(b for b in again["blocks"] if b.get("block_id") == "release_note")
+    assert note["element"]["initial_value"] == "x"
     with core.uow() as uow:
         assert uow.requests.pending() == []
     assert fake_slack.calls_to("chat.postMessage") == []
@@ -228,12 +151,12 @@ def test_form_prefilled_from_last_created_version(
 
 def test_reject_with_reason(slack: SlackClient, fake_slack: FakeSlackAPI, core: Core) -> None:
     request_id = request_publication(slack, fake_slack)
-    click(slack, views.REJECT_ACTION, request_id, "URM2")
-    modal = last_view(fake_slack, "views.open", 2)
+    modal = opened_by_click(slack, fake_slack, views.REJECT_ACTION, request_id, "URM2")
     assert modal["callback_id"] == views.REJECT_CALLBACK
     blank = submit(slack, modal, user="URM2", reason=" ")
     assert blank is not None and "reason" in blank["errors"]
-    assert submit(slack, modal, user="URM2", reason="Wrong OS") is None
+    _, outcome = submit_then(slack, fake_slack, modal, "URM2", reason="Wrong OS")
+    assert "is rejected: Wrong OS" in texts(outcome)
     update = fake_slack.wait_for("chat.update")[0].params
     assert "Rejected by <@URM2>: Wrong OS" in json.dumps(update["blocks"])
     assert services.get_request(core, request_id).state is RequestState.REJECTED
@@ -241,18 +164,14 @@ def test_reject_with_reason(slack: SlackClient, fake_slack: FakeSlackAPI, core: 
         assert uow.versions.count("0001") == 0
 
 
-def test_self_approval_and_outsider_refused(
+def test_self_approval_and_outsider_refused_in_the_modal(
     slack: SlackClient, fake_slack: FakeSlackAPI, core: Core
 ) -> None:
-    form = open_form(slack, fake_slack, user="URM1")
-    assert submit(slack, form, user="URM1", omi=OMI_1, release_note="mine") is None
-    request_id = int(services.get_request(core, 1).id)
-    fake_slack.wait_for("chat.postMessage")
-    click(slack, views.APPROVE_ACTION, request_id, "URM1")
-    assert any("own request" in t for t in ephemeral_to(fake_slack, "URM1", 2))
-    click(slack, views.APPROVE_ACTION, request_id, "UNOBODY")
-    assert any("Only the release managers" in t for t in ephemeral_to(fake_slack, "UNOBODY", 3))
-    assert len(fake_slack.calls_to("views.open")) == 1  # only the form: no confirmation opened
+    request_id = request_publication(slack, fake_slack, user="URM1")
+    own = opened_by_click(slack, fake_slack, views.APPROVE_ACTION, request_id, "URM1")
+    assert "callback_id" not in own and "own request" in texts(own)
+    outsider = opened_by_click(slack, fake_slack, views.REJECT_ACTION, request_id, "UNOBODY")
+    assert "callback_id" not in outsider and "Only the release managers" in texts(outsider)
     assert services.get_request(core, request_id).state is RequestState.PENDING
 
 
@@ -260,8 +179,8 @@ def test_group_member_approves_checked_by_id(
     slack: SlackClient, fake_slack: FakeSlackAPI, core: Core
 ) -> None:
     request_id = request_publication(slack, fake_slack)
-    _, answer = approve(slack, fake_slack, request_id, user="UGRP")
-    assert answer is None
+    _, outcome = approve(slack, fake_slack, request_id, user="UGRP")
+    assert "is approved" in texts(outcome)
     assert services.get_request(core, request_id).decided_by == "UGRP"
     assert fake_slack.calls_to("usergroups.users.list")[-1].params["usergroup"] == "SRM"
 
@@ -274,8 +193,8 @@ def test_approve_twice_and_concurrently_publishes_once(
     drain: Callable[..., None],
 ) -> None:
     request_id = request_publication(slack, fake_slack)
-    click(slack, views.APPROVE_ACTION, request_id, "URM1")
-    confirm = last_view(fake_slack, "views.open", 2)
+    confirm = opened_by_click(slack, fake_slack, views.APPROVE_ACTION, request_id, "URM1")
+    before = len(fake_slack.calls_to("views.update"))
     answers: list[Any] = []
 
     def proceed(user: str) -> None:
@@ -286,11 +205,12 @@ def test_approve_twice_and_concurrently_publishes_once(
         thread.start()
     for thread in threads:
         thread.join()
-    refused = [a for a in answers if a is not None]
-    assert len(refused) == 1 and refused[0]["response_action"] == "update"
-    assert "already approved" in json.dumps(refused[0]["view"]["blocks"])
-    again = submit(slack, confirm, user="URM2")
-    assert again is not None and "already approved" in json.dumps(again["view"]["blocks"])
+    assert [a["response_action"] for a in answers] == ["update", "update"]
+    outcomes = [c.params["view"] for c in fake_slack.wait_for("views.update", before + 2)[before:]]
+    refused = [v for v in outcomes if "already approved" in texts(v)]
+    assert len(refused) == 1 and len([v for v in outcomes if "is approved" in texts(v)]) == 1
+    _, again = submit_then(slack, fake_slack, confirm, "URM2")
+    assert "already approved" in texts(again)
     drain()
     with core.uow() as uow:
         assert uow.versions.count("0001") == 1
@@ -321,8 +241,9 @@ def test_unpublish_r7_then_through_approval(
     request_id = int(
         next(b for b in post["blocks"] if b["type"] == "actions")["elements"][0]["value"]
     )
-    confirm, answer2 = approve(slack, fake_slack, request_id)
-    assert answer2 is None and "running VMs keep running" in json.dumps(confirm["blocks"])
+    confirm, outcome = approve(slack, fake_slack, request_id)
+    assert "running VMs keep running" in json.dumps(confirm["blocks"])
+    assert "is being unpublished" in texts(outcome)
     drain()
     assert services.show_version(core, second).version.status is Status.UNPUBLISHED
 
@@ -336,27 +257,30 @@ def test_unpublish_product_through_approval(
     request_id = int(
         next(b for b in post["blocks"] if b["type"] == "actions")["elements"][0]["value"]
     )
-    _, answer = approve(slack, fake_slack, request_id, user="URM2")
-    assert answer is None
+    _, outcome = approve(slack, fake_slack, request_id, user="URM2")
+    assert "is being unpublished" in texts(outcome)
     drain()
     table = services.versions_table(core, "0001")
     assert {v.status for v in table.rows} == {Status.UNPUBLISHED}
 
 
-def test_modify_and_r6(
+def test_modify_by_a_release_manager_and_r6_refused_at_opening(
     slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, drain: Callable[..., None]
 ) -> None:
     first, second = _published(core, drain, OMI_1, OMI_2)
-    form = open_form(slack, fake_slack, f"modify {first}")
+    form = open_form(slack, fake_slack, f"modify {first}", user="URM1")
     assert not [b for b in form["blocks"] if b.get("block_id") == "omi"]  # R5: shown, not asked
     assert OMI_1 in json.dumps(form["blocks"])
-    assert submit(slack, form, software_version="1.1", release_note=OMI_1) is None
-    assert any("Software version" in t for t in ephemeral_to(fake_slack, SELLER_USER))
+    _, done = submit_then(
+        slack, fake_slack, form, "URM1", software_version="1.1", release_note=OMI_1
+    )
+    assert "Software version" in texts(done)
+    assert any("Software version" in t for t in ephemeral_to(fake_slack, "URM1"))
     assert services.show_version(core, first).version.software_version == "1.1"
-    services.unpublish(core, second, by="ops")
-    form2 = open_form(slack, fake_slack, f"modify {second}")
-    refused = submit(slack, form2, software_version="9", release_note="x")
-    assert refused is not None and "only a published version" in json.dumps(refused)
+    services.unpublish(core, second, by=OPERATOR)
+    refused = open_form(slack, fake_slack, f"modify {second}", user="URM1")
+    assert "callback_id" not in refused  # R6: no form to fill in
+    assert "only a published version can be modified" in texts(refused)
     assert services.show_version(core, second).version.software_version == ""
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from slack_bolt import App, BoltContext
 
-from bot.listeners import events
+from bot.runtime import install
 from commands import services
 from commands.bootstrap import Core
 from commands.model import Request, RequestKind, RequestState, VersionForm
@@ -38,21 +36,9 @@ def add_request(
         return request.id
 
 
-def with_core(core: Core) -> Callable[[App], None]:
-    def register(app: App) -> None:
-        @app.middleware
-        def provide(context: BoltContext, next: Callable[[], Any]) -> Any:
-            context["core"] = core
-            return next()
-
-        events.register(app)
-
-    return register
-
-
 @pytest.fixture
 def home(core: Core, product: str, start_bot: StartBot) -> SlackClient:
-    _, client = start_bot(with_core(core))
+    _, client = start_bot(lambda app: install(app, core))
     return client
 
 

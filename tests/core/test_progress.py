@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from commands import services
 from commands.bootstrap import Core
-from commands.model import VersionForm
+from commands.model import Actor, VersionForm
 from tests.conftest import OMI_1, OMI_2
 
 
@@ -24,7 +24,7 @@ def test_slack_request_gets_progress_in_its_thread(
     form = VersionForm(omi=OMI_1, software_version="1.0", release_note="First")
     request = services.request_publication(core, product, form, requested_by="UREQ")
     services.record_surface(core, request.id, {"channel": "CREL", "ts": "1.000100", "lang": "fr"})
-    decision = services.approve(core, request.id, by="URM1")
+    decision = services.approve(core, request.id, by=Actor.slack_user("URM1"))
     drain()
     version_id = decision.versions[0].id
     progress = _progress(core, version_id)

@@ -23,6 +23,7 @@ from tests.conftest import (
     OMI_3,
     OMI_NO_CODE,
     OMI_OTHER_CODE,
+    OPERATOR,
     SELLER,
     SUB_A,
     SUB_B,
@@ -135,7 +136,7 @@ def test_unpublish_deletes_the_copy_and_moves_last_available(
     v2 = publish(core, OMI_2)
     drain()
     copy2 = services.show_version(core, v2).version.copy_id
-    services.unpublish(core, v2, by="U1")
+    services.unpublish(core, v2, by=OPERATOR)
     table = services.versions_table(core, "0001")
     assert table.last_available is not None and table.last_available.id == v1
     drain()
@@ -147,7 +148,7 @@ def test_r7_through_the_service(core: Core, product: str, drain: Drain) -> None:
     v1 = publish(core, OMI_1)
     drain()
     with pytest.raises(RuleBroken, match="only published version"):
-        services.unpublish(core, v1, by="U1")
+        services.unpublish(core, v1, by=OPERATOR)
     assert services.show_version(core, v1).version.status is Status.PUBLISHED
 
 
@@ -159,7 +160,7 @@ def test_r7_holds_under_concurrent_unpublishes(core: Core, product: str, drain: 
 
     def attempt(vid: str) -> None:
         try:
-            services.unpublish(core, vid, by="U1")
+            services.unpublish(core, vid, by=OPERATOR)
             outcomes.append("done")
         except RuleBroken:
             outcomes.append("refused")
@@ -180,7 +181,7 @@ def test_unpublish_product_deletes_every_copy(
     ids = [publish(core, OMI_1), publish(core, OMI_2)]
     drain()
     copies = [services.show_version(core, v).version.copy_id for v in ids]
-    gone = services.unpublish_product(core, "0001", by="U1")
+    gone = services.unpublish_product(core, "0001", by=OPERATOR)
     assert {v.id for v in gone} == set(ids)
     drain()
     assert all(sandbox.sandbox.image(str(c)) is None for c in copies)
@@ -195,18 +196,18 @@ def test_modify_changes_fields_not_the_omi(core: Core, product: str, drain: Drai
         core,
         vid,
         VersionForm(omi=OMI_1, release_note="new note", software_version="9"),
-        by="U1",
+        by=OPERATOR,
     )
     assert changed == ["software_version", "release_note"]
     assert version.modified_at > before.modified_at
     with pytest.raises(RuleBroken, match="cannot change"):
-        services.modify(core, vid, VersionForm(omi=OMI_2, release_note="x"), by="U1")
+        services.modify(core, vid, VersionForm(omi=OMI_2, release_note="x"), by=OPERATOR)
     assert services.show_version(core, vid).version.omi_id == OMI_1
 
 
 def test_unknown_names_are_clear(core: Core, product: str) -> None:
     with pytest.raises(NotFound, match="ver-0000000000"):
-        services.unpublish(core, "ver-0000000000", by="U1")
+        services.unpublish(core, "ver-0000000000", by=OPERATOR)
     with pytest.raises(NotFound, match="product code 'nope'"):
         services.versions_table(core, "nope")
 

@@ -8,6 +8,7 @@ import pytest
 
 from commands.errors import FormErrors, NotAllowed, RuleBroken, UserError
 from commands.model import (
+    Actor,
     Omi,
     Pricing,
     Product,
@@ -360,10 +361,16 @@ def test_release_managers_by_id_or_group_and_never_the_requester() -> None:
         kind=RequestKind.UNPUBLISH_PRODUCT, product_code="0001", requested_by="URM1", at=T0
     )
     with pytest.raises(NotAllowed, match="own request"):
-        request.check_decidable(product, "URM1", ())
+        request.check_decidable(product, Actor.slack_user("URM1"))
     with pytest.raises(NotAllowed, match="release managers"):
-        request.check_decidable(product, "UOTHER", ("SOTHER",))
-    request.check_decidable(product, "UGROUPMEMBER", ("SRM",))  # by group ID
+        request.check_decidable(product, Actor.slack_user("UOTHER", ["SOTHER"]))
+    request.check_decidable(product, Actor.slack_user("UGROUPMEMBER", ["SRM"]))  # by group ID
+    request.check_decidable(product, Actor.cli_operator("cli:ops"))
+    with pytest.raises(NotAllowed, match="own request"):
+        # An operator has the database's rights, yet never decides a request of their own.
+        Request(
+            kind=RequestKind.UNPUBLISH_PRODUCT, product_code="0001", requested_by="cli:ops", at=T0
+        ).check_decidable(product, Actor.cli_operator("cli:ops"))
 
 
 def test_free_and_byol_copies_are_public_paid_ones_are_not() -> None:

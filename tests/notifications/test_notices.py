@@ -17,7 +17,7 @@ from commands.errors import RuleBroken
 from commands.model import Organization, OutboxItem, OutboxState, Subscriber, VersionForm
 from commands.notifications.outbox import deliver_mail, message_id
 from commands.sandbox import SandboxServer
-from tests.conftest import OMI_1, OMI_2, SELLER, SUB_A, SUB_B, SUB_C
+from tests.conftest import OMI_1, OMI_2, OPERATOR, SELLER, SUB_A, SUB_B, SUB_C
 from tests.notifications.smtp_server import ReceivedMail, SmtpTestServer
 
 Drain = Callable[..., None]
@@ -146,7 +146,7 @@ def test_unpublish_mail_says_running_vms_keep_running_and_names_the_last_availab
     before = len(smtp_server.messages)
     copy_id = services.show_version(smtp_core, old).version.copy_id
 
-    services.unpublish(smtp_core, old, by="U1")
+    services.unpublish(smtp_core, old, by=OPERATOR)
     drain()
     assert deliver_all(smtp_core) == 4
     mails = by_recipient(smtp_server.messages[before:])
@@ -178,7 +178,7 @@ def test_product_unpublish_is_one_mail_per_recipient_listing_every_version(
     deliver_all(smtp_core)
     before = len(smtp_server.messages)
 
-    services.unpublish_product(smtp_core, "0001", by="U1")
+    services.unpublish_product(smtp_core, "0001", by=OPERATOR)
     drain()
     assert deliver_all(smtp_core) == 4  # not one per version
     mails = by_recipient(smtp_server.messages[before:])
@@ -207,7 +207,10 @@ def test_modifying_a_version_sends_nothing(
     rows = len(outbox(smtp_core))
     sent = len(smtp_server.messages)
     _, changed = services.modify(
-        smtp_core, vid, VersionForm(release_note="better words", software_version="1.24.1"), by="U1"
+        smtp_core,
+        vid,
+        VersionForm(release_note="better words", software_version="1.24.1"),
+        by=OPERATOR,
     )
     assert changed  # the modification happened (R6)...
     drain()
@@ -223,7 +226,7 @@ def test_a_refused_operation_queues_no_notice(
     drain()
     rows = len(outbox(smtp_core))
     with pytest.raises(RuleBroken):
-        services.unpublish(smtp_core, vid, by="U1")  # R7: the only published version
+        services.unpublish(smtp_core, vid, by=OPERATOR)  # R7: the only published version
     assert len(outbox(smtp_core)) == rows
 
 
@@ -299,7 +302,7 @@ def test_the_product_unpublished_announcement_has_no_last_version(
     drain()
     publish(core, OMI_2, "b", "1.26")
     drain()
-    services.unpublish_product(core, "0001", by="U1")
+    services.unpublish_product(core, "0001", by=OPERATOR)
     drain()  # the notices follow the deletion of the copies
     posts = [i for i in outbox(core, "slack") if i.event == "product_unpublished"]
     assert len(posts) == 2

@@ -9,6 +9,7 @@ from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot.home import publish_home
+from bot.listeners._common import actor, core_of, language, later
 
 __all__ = ["register"]
 
@@ -20,11 +21,18 @@ def app_home_opened(event: dict[str, Any], client: WebClient, context: BoltConte
     if event.get("tab", "home") != "home":
         return
     user_id = str(event.get("user") or "")
-    core = context.get("core")
-    if not user_id or core is None:
-        return
+    if user_id:
+        later(context, lambda: show_home(client, context, user_id))
+
+
+def show_home(client: WebClient, context: BoltContext, user_id: str) -> None:
     try:
-        publish_home(client, core, user_id, context.get("locales"))
+        publish_home(
+            client,
+            core_of(context),
+            actor(context, client, user_id),
+            language(context, client, user_id),
+        )
     except Exception:
         # Events get no reply to show an error in; the tab keeps its previous view.
         log.exception("the Home tab could not be published")

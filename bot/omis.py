@@ -1,0 +1,91 @@
+"""The OMIs a product's Version form offers (R2), kept in memory for the OMI menu.
+
+Slack gives an options load 3 seconds, and asking OUTSCALE for a seller's OMIs can take longer
+(a large account, latency, retries). Each product's list is fetched when its Version form opens,
+and again in the background once it is older than `ttl`; a menu is answered from what is held.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from commands import services
+from commands.bootstrap import Core
+from commands.model import Omi
+
+logger = logging.getLogger(__name__)
+
+Submit = Callable[[Callable[[], None]], Future[None]]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    at: float
+    omis: tuple[Omi, ...]
+    # Lower-cased "name id" per OMI, made once: a menu filters thousands as the seller types.
+    keys: tuple[str, ...]
+
+
+class OmiMenus:
+    def __init__(self, submit: Submit, ttl: float = 60.0, wait: float = 1.0) -> None:
+        self._submit = submit
+        self.ttl = ttl
+        # How long a menu whose list was never fetched waits for the fetch under way.
+        self.wait = wait
+        self._entries: dict[str, _Entry] = {}
+        self._fetching: dict[str, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    def prefetch(self, core: Core, code: str) -> Future[None] | None:
+        """Start fetching the product's OMIs unless a fresh list is held or a fetch runs."""
+        with self._lock:
+            entry = self._entries.get(code)
+            if entry is not None and time.monotonic() - entry.at < self.ttl:
+                return None
+            running = self._fetching.get(code)
+            if running is not None:
+                return running
+            future = self._submit(lambda: self._fetch(core, code))
+            self._fetching[code] = future
+            return future
+
+    def _fetch(self, core: Core, code: str) -> None:
+        try:
+            omis = tuple(services.selectable_omis(core, code))
+        except Exception as exc:
+            logger.warning("OMIs of product %s could not be listed: %s", code, type(exc).__name__)
+            return
+        finally:
+            with self._lock:
+                self._fetching.pop(code, None)
+        keys = tuple(f"{o.name} {o.image_id}".lower() for o in omis)
+        with self._lock:
+            self._entries[code] = _Entry(time.monotonic(), omis, keys)
+
+    def matching(self, core: Core, code: str, typed: str, limit: int) -> list[Omi]:
+        """The held OMIs whose name or ID contains `typed`, at most `limit`."""
+        running = self.prefetch(core, code)
+        with self._lock:
+            entry = self._entries.get(code)
+        if entry is None and running is not None:
+            try:
+                running.result(timeout=self.wait)
+            except Exception:
+                logger.info("OMI menu of product %s answered before its list arrived", code)
+            with self._lock:
+                entry = self._entries.get(code)
+        if entry is None:
+            return []
+        needle = typed.strip().lower()
+        found: list[Omi] = []
+        for omi, key in zip(entry.omis, entry.keys, strict=True):
+            if needle in key:
+                found.append(omi)
+                if len(found) == limit:
+                    break
+        return found
