@@ -6,6 +6,9 @@ so everything Slack posts goes to ``POST /slack/events``.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
 import json
 import logging
 import threading
@@ -13,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -47,14 +51,70 @@ def _json(start_response: StartResponse, status: str, body: dict[str, object]) -
     return [data]
 
 
+def _body(environ: WSGIEnvironment) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _malformed(body: bytes, content_type: str) -> str | None:
+    """Why a signed body is not one Slack sends, or None. Bolt would raise on it while
+    building the request, before any listener, and answer 500 with a traceback."""
+    try:
+        text = body.decode("utf-8")
+        if content_type.startswith("application/json"):
+            parsed = json.loads(text)
+            return None if isinstance(parsed, dict) else "a JSON body that is not an object"
+        form = parse_qs(text, keep_blank_values=True)
+        if "payload" in form and not isinstance(json.loads(form["payload"][0]), dict):
+            return "a payload that is not a JSON object"
+    except UnicodeDecodeError:
+        return "a body that is not UTF-8"
+    except ValueError as exc:
+        return f"broken JSON ({type(exc).__name__})"
+    return None
+
+
+def _signed(secret: bytes, body: bytes, timestamp: str, signature: str) -> bool:
+    """Slack's v0 signature over the raw bytes, at most five minutes old (as Bolt checks it;
+    slack_sdk's verifier decodes the body first and raises on bytes that are not UTF-8)."""
+    try:
+        if abs(time.time() - int(timestamp)) > 300:
+            return False
+    except ValueError:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
 def wsgi_app(app: App, health: Callable[[], bool]) -> WSGIApplication:
-    """Route ``POST /slack/events`` to Bolt, ``GET /healthz`` to ``health()``, else 404."""
+    """Route ``POST /slack/events`` to Bolt, ``GET /healthz`` to ``health()``, else 404.
+
+    A Slack request is screened first: unsigned or wrongly signed, 401; signed but not a body
+    Slack sends (broken JSON...), 400. Either is logged as one line, with no traceback."""
     slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    # Bolt keeps the secret it verifies requests with; the screen checks the same one.
+    secret = app._signing_secret.encode()
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == EVENTS_PATH and method == "POST":
+            body = _body(environ)
+            timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP") or "")
+            signature = str(environ.get("HTTP_X_SLACK_SIGNATURE") or "")
+            if not _signed(secret, body, timestamp, signature):
+                logger.warning("Slack request refused: missing or wrong signature")
+                return _json(start_response, "401 Unauthorized", {"ok": False})
+            problem = _malformed(body, str(environ.get("CONTENT_TYPE") or ""))
+            if problem is not None:
+                logger.warning("Slack request refused: %s", problem)
+                return _json(start_response, "400 Bad Request", {"ok": False})
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
             try:
                 return slack(environ, start_response)
             except Exception:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -95,6 +97,44 @@ def test_unsigned_request_is_refused(start_bot: StartBot) -> None:
         timeout=10,
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"type": "event_callback", "event": {', "application/json"),
+        ("[1, 2, 3]", "application/json"),
+        ("payload=%7B%22type%22%3A%20%22block_actions%22", "application/x-www-form-urlencoded"),
+        ("payload=%5B%5D", "application/x-www-form-urlencoded"),
+        ("\udcff", "application/json"),
+    ],
+    ids=["broken-json", "json-not-object", "broken-payload", "payload-not-object", "not-utf8"],
+)
+def test_malformed_body_is_400_signed_401_unsigned_one_log_line(
+    start_bot: StartBot, body: str, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server, _ = start_bot(register_ping)
+    raw = body.encode("utf-8", "surrogateescape")
+    timestamp = str(int(time.time()))
+    # Signed over the raw bytes, as Slack does (sign() takes text, and one body is not UTF-8).
+    digest = hmac.new(
+        SIGNING_SECRET.encode(), f"v0:{timestamp}:".encode() + raw, hashlib.sha256
+    ).hexdigest()
+    signed_headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+    with caplog.at_level("INFO"):
+        signed = requests.post(server.events_url, data=raw, headers=signed_headers, timeout=10)
+        unsigned = requests.post(
+            server.events_url, data=raw, headers={"Content-Type": content_type}, timeout=10
+        )
+    assert (signed.status_code, unsigned.status_code) == (400, 401)
+    assert "Traceback" not in signed.text + unsigned.text
+    shell = [r for r in caplog.records if r.name == "bot.server"]
+    assert [r.levelname for r in shell] == ["WARNING", "WARNING"]
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in caplog.records)
 
 
 def test_url_verification_challenge_is_answered(start_bot: StartBot) -> None:
