@@ -21,7 +21,7 @@ from slack_sdk.models.views import View
 from commands import services
 from commands.bootstrap import Core
 from commands.model import Actor, Request, RequestKind
-from commands.notifications.slack_text import clip_mrkdwn, mrkdwn
+from commands.notifications.slack_text import clip_mrkdwn, mention, mrkdwn
 
 __all__ = ["TEXTS", "build_home", "publish_home"]
 
@@ -49,10 +49,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_publish": "Publish a new version of *{name}* (`{code}`){software}",
         "kind_unpublish": "Unpublish version `{version}` of *{name}* (`{code}`)",
         "kind_unpublish_product": "Unpublish the whole product *{name}* (`{code}`)",
-        "request": "#{id} · {what}\n{state} · asked by <@{user}> on {date}",
+        "request": "#{id} · {what}\n{state} · asked by {user} on {date}",
         "state_pending": "waiting for approval",
-        "state_approved": "approved by <@{by}>",
-        "state_rejected": "rejected by <@{by}>: {reason}",
+        "state_approved": "approved by {by}",
+        "state_rejected": "rejected by {by}: {reason}",
         "state_failed": "could not be carried out: {reason}",
     },
     "fr": {
@@ -73,10 +73,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "kind_publish": "Publier une nouvelle version de *{name}* (`{code}`){software}",
         "kind_unpublish": "Dépublier la version `{version}` de *{name}* (`{code}`)",
         "kind_unpublish_product": "Dépublier tout le produit *{name}* (`{code}`)",
-        "request": "n°{id} · {what}\n{state} · demandée par <@{user}> le {date}",
+        "request": "n°{id} · {what}\n{state} · demandée par {user} le {date}",
         "state_pending": "en attente d'approbation",
-        "state_approved": "approuvée par <@{by}>",
-        "state_rejected": "refusée par <@{by}> : {reason}",
+        "state_approved": "approuvée par {by}",
+        "state_rejected": "refusée par {by} : {reason}",
         "state_failed": "n'a pas pu être réalisée : {reason}",
     },
 }
@@ -112,13 +112,13 @@ def _request_line(request: Request, names: dict[str, str], t: dict[str, str], la
     else:
         what = t["kind_unpublish_product"].format(name=name, code=code)
     state = t[f"state_{request.state.value}"].format(
-        by=mrkdwn(request.decided_by or ""), reason=mrkdwn(request.reason or "-", 300)
+        by=mention(request.decided_by or ""), reason=mrkdwn(request.reason or "-", 300)
     )
     line = t["request"].format(
         id=request.id,
         what=what,
         state=state,
-        user=mrkdwn(request.requested_by),
+        user=mention(request.requested_by),
         date=_date(request.created_at, lang),
     )
     return clip_mrkdwn(line, 3000)

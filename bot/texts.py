@@ -71,11 +71,11 @@ EN: dict[str, str] = {
     "pick_next": "Next",
     "cloud_error": "The OUTSCALE Cloud could not be asked: {message}",
     "sent_for_approval": "Request #{id} was sent to the release managers of product {code}.",
-    "request_publish": "*<@{user}>* asks to publish a new version of *{name}* "
+    "request_publish": "*{user}* asks to publish a new version of *{name}* "
     "(product code `{code}`) · request #{id}",
-    "request_unpublish": "*<@{user}>* asks to unpublish version `{version}` ({software}) of "
+    "request_unpublish": "*{user}* asks to unpublish version `{version}` ({software}) of "
     "*{name}* (product code `{code}`) · request #{id}",
-    "request_unpublish_product": "*<@{user}>* asks to unpublish *every version* of *{name}* "
+    "request_unpublish_product": "*{user}* asks to unpublish *every version* of *{name}* "
     "(product code `{code}`) · request #{id}",
     "changes_title": "*Changes since version {id}*",
     "changes_none": "No change in software version, operating system, software base or "
@@ -85,9 +85,9 @@ EN: dict[str, str] = {
     "impact": "*Impact*: {accounts} subscriber account(s), {recipients} mail recipient(s).",
     "approve": "Approve",
     "reject": "Reject",
-    "approved_by": ":white_check_mark: Approved by <@{user}>.",
-    "rejected_by": ":no_entry: Rejected by <@{user}>: {reason}",
-    "failed_by": ":warning: Approved by <@{user}> but refused: {reason}",
+    "approved_by": ":white_check_mark: Approved by {user}.",
+    "rejected_by": ":no_entry: Rejected by {user}: {reason}",
+    "failed_by": ":warning: Approved by {user} but refused: {reason}",
     "confirm_title": "OMI copy",
     "confirm_publish": "A copy of OMI *{omi}* will be created for product code `{code}` "
     "and given to {who}.",
@@ -106,11 +106,11 @@ EN: dict[str, str] = {
     "reject_title": "Reject request",
     "reject_reason": "Reason",
     "reject_submit": "Reject",
-    "told_approved_publish": "Your request #{id} was approved by <@{user}>: version {version} "
+    "told_approved_publish": "Your request #{id} was approved by {user}: version {version} "
     "of product {code} is being published.",
-    "told_approved_unpublish": "Your request #{id} was approved by <@{user}>: product {code} "
+    "told_approved_unpublish": "Your request #{id} was approved by {user}: product {code} "
     "is being unpublished.",
-    "told_rejected": "Your request #{id} for product {code} was rejected by <@{user}>: {reason}",
+    "told_rejected": "Your request #{id} for product {code} was rejected by {user}: {reason}",
     "modified": "Version {id} modified: {fields}.",
     "modified_nothing": "Version {id}: nothing changed.",
 }
@@ -183,11 +183,11 @@ FR: dict[str, str] = {
     "cloud_error": "Le Cloud OUTSCALE n'a pas pu être interrogé : {message}",
     "sent_for_approval": "La demande n°{id} a été envoyée aux responsables de release du "
     "produit {code}.",
-    "request_publish": "*<@{user}>* demande la publication d'une nouvelle version de *{name}* "
+    "request_publish": "*{user}* demande la publication d'une nouvelle version de *{name}* "
     "(product code `{code}`) · demande n°{id}",
-    "request_unpublish": "*<@{user}>* demande la dépublication de la version `{version}` "
+    "request_unpublish": "*{user}* demande la dépublication de la version `{version}` "
     "({software}) de *{name}* (product code `{code}`) · demande n°{id}",
-    "request_unpublish_product": "*<@{user}>* demande la dépublication de *toutes les versions* "
+    "request_unpublish_product": "*{user}* demande la dépublication de *toutes les versions* "
     "de *{name}* (product code `{code}`) · demande n°{id}",
     "changes_title": "*Modifications depuis la version {id}*",
     "changes_none": "Aucune modification de version du logiciel, système d'exploitation, base "
@@ -198,9 +198,9 @@ FR: dict[str, str] = {
     "d'e-mail.",
     "approve": "Approuver",
     "reject": "Refuser",
-    "approved_by": ":white_check_mark: Approuvée par <@{user}>.",
-    "rejected_by": ":no_entry: Refusée par <@{user}> : {reason}",
-    "failed_by": ":warning: Approuvée par <@{user}> mais refusée : {reason}",
+    "approved_by": ":white_check_mark: Approuvée par {user}.",
+    "rejected_by": ":no_entry: Refusée par {user} : {reason}",
+    "failed_by": ":warning: Approuvée par {user} mais refusée : {reason}",
     "confirm_title": "Copie de l'OMI",
     "confirm_publish": "Une copie de l'OMI *{omi}* sera créée pour le product code `{code}` "
     "et donnée à {who}.",
@@ -220,11 +220,11 @@ FR: dict[str, str] = {
     "reject_title": "Refuser la demande",
     "reject_reason": "Motif",
     "reject_submit": "Refuser",
-    "told_approved_publish": "Votre demande n°{id} a été approuvée par <@{user}> : la version "
+    "told_approved_publish": "Votre demande n°{id} a été approuvée par {user} : la version "
     "{version} du produit {code} est en cours de publication.",
-    "told_approved_unpublish": "Votre demande n°{id} a été approuvée par <@{user}> : le "
+    "told_approved_unpublish": "Votre demande n°{id} a été approuvée par {user} : le "
     "produit {code} est en cours de dépublication.",
-    "told_rejected": "Votre demande n°{id} pour le produit {code} a été refusée par <@{user}> : "
+    "told_rejected": "Votre demande n°{id} pour le produit {code} a été refusée par {user} : "
     "{reason}",
     "modified": "Version {id} modifiée : {fields}.",
     "modified_nothing": "Version {id} : rien n'a changé.",

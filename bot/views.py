@@ -30,7 +30,7 @@ from slack_sdk.models.views import View
 
 from bot.texts import field_label, t
 from commands.model import LIMITS, Omi, Product, Request, RequestKind, Version, VersionForm
-from commands.notifications.slack_text import clip_mrkdwn, mrkdwn, plain
+from commands.notifications.slack_text import clip_mrkdwn, mention, mrkdwn, plain
 from commands.services import Audience, ProductLine, VersionsTable
 
 FORM_CALLBACK = "version_form"
@@ -306,7 +306,7 @@ def request_blocks(
     previous: Version | None = None,
     version: Version | None = None,
 ) -> list[dict[str, Any]]:
-    who = request.requested_by
+    who = mention(request.requested_by)
     blocks: list[Block] = []
     if request.kind is RequestKind.PUBLISH:
         form = request.version_form()

@@ -28,6 +28,7 @@ from bot.texts import field_label, t
 from commands import services
 from commands.errors import CloudError, FormErrors, UserError
 from commands.model import RequestKind, RequestState, VersionForm
+from commands.notifications.slack_text import mention
 
 FORM_BLOCKS = ("omi", *views.TEXT_FIELDS)
 
@@ -222,19 +223,23 @@ def proceed(
         done = t(lang, "approved_unpublish", id=request.id, code=request.product_code)
     client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), done))
     rlang = request_language(request)
-    settle(client, request, t(rlang, "approved_by", user=user))
+    settle(client, request, t(rlang, "approved_by", user=mention(user)))
     if request.kind is RequestKind.PUBLISH:
         told = t(
             rlang,
             "told_approved_publish",
             id=request.id,
-            user=user,
+            user=mention(user),
             version=decision.versions[0].id,
             code=request.product_code,
         )
     else:
         told = t(
-            rlang, "told_approved_unpublish", id=request.id, user=user, code=request.product_code
+            rlang,
+            "told_approved_unpublish",
+            id=request.id,
+            user=mention(user),
+            code=request.product_code,
         )
     tell(client, request.requested_by, told)
 
@@ -251,7 +256,12 @@ def _settle_failed(client: WebClient, core: Any, request_id: int) -> None:
         settle(
             client,
             request,
-            t(rlang, "failed_by", user=request.decided_by, reason=request.reason or "-"),
+            t(
+                rlang,
+                "failed_by",
+                user=mention(request.decided_by),
+                reason=request.reason or "-",
+            ),
         )
 
 
@@ -296,7 +306,9 @@ def refuse(
     done = t(lang, "rejected", id=request.id, code=request.product_code, reason=request.reason)
     client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), done))
     rlang = request_language(request)
-    settle(client, request, t(rlang, "rejected_by", user=user, reason=request.reason or "-"))
+    settle(
+        client, request, t(rlang, "rejected_by", user=mention(user), reason=request.reason or "-")
+    )
     tell(
         client,
         request.requested_by,
@@ -305,8 +317,7 @@ def refuse(
             "told_rejected",
             id=request.id,
             code=request.product_code,
-            user=user,
+            user=mention(user),
             reason=request.reason or "-",
         ),
     )
-

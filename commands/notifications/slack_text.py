@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["ELLIPSIS", "Escaped", "clip", "clip_mrkdwn", "mrkdwn", "plain"]
+__all__ = ["ELLIPSIS", "Escaped", "clip", "clip_mrkdwn", "mention", "mrkdwn", "plain"]
 
 ELLIPSIS = "…"
 _WORD_JOINER = "\u2060"
 _BARE_MENTION = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
 class Escaped(str):
@@ -67,3 +68,9 @@ def mrkdwn(text: object, limit: int | None = None) -> Escaped:
 def clip_mrkdwn(text: str, limit: int) -> Escaped:
     """Mrkdwn made of escaped user text and the bot's own markup, cut to fit its place."""
     return mrkdwn(Escaped(text), limit)
+
+
+def mention(user_id: str) -> Escaped:
+    """Someone the bot names: a Slack user ID becomes a mention; anyone else (a CLI operator,
+    "cli:alice") is shown by name, escaped."""
+    return Escaped(f"<@{user_id}>") if _USER_ID.match(user_id) else mrkdwn(user_id)

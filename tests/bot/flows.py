@@ -3,11 +3,12 @@ request buttons, and read what the bot sent to the fake Web API."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bot import views
 from tests.conftest import OMI_1
-from tests.slackfake import FakeSlackAPI
+from tests.slackfake import Call, FakeSlackAPI
 from tests.slackfake.signing import SlackClient
 
 SELLER_USER = "USELLER"
@@ -86,15 +87,21 @@ def request_publication(
     slack: SlackClient, fake: FakeSlackAPI, omi: str = OMI_1, user: str = SELLER_USER
 ) -> int:
     form = open_form(slack, fake, user=user)
-    posts = len([c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "CREL"])
+    posts = len(approval_posts(fake))
     _, done = submit_then(
         slack, fake, form, user, omi=omi, software_version="2.0", release_note="Faster"
     )
     assert "sent to the release managers" in texts(done), done
-    fake.wait_for("chat.postMessage", posts + 1, timeout=15)
-    post = [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "CREL"]
-    buttons = next(b for b in post[-1].params["blocks"] if b["type"] == "actions")["elements"]
+    deadline = time.monotonic() + 15
+    while len(approval_posts(fake)) == posts and time.monotonic() < deadline:
+        fake.wait_for("chat.postMessage", len(fake.calls_to("chat.postMessage")) + 1, timeout=15)
+    post = approval_posts(fake)[-1]
+    buttons = next(b for b in post.params["blocks"] if b["type"] == "actions")["elements"]
     return int(buttons[0]["value"])
+
+
+def approval_posts(fake: FakeSlackAPI) -> list[Call]:
+    return [c for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "CREL"]
 
 
 def click(slack: SlackClient, action: str, request_id: int, user: str) -> None:
