@@ -24,6 +24,7 @@ from commands.model.versions import (
     check_product_code,
     new_version_id,
     now,
+    typed,
 )
 from commands.model.work import Job, JobState, OutboxItem, OutboxState
 
@@ -55,4 +56,5 @@ __all__ = [
     "check_product_code",
     "new_version_id",
     "now",
+    "typed",
 ]

@@ -19,6 +19,7 @@ from commands.model.versions import (
     check_account_id,
     check_product_code,
     new_version_id,
+    typed,
 )
 
 if TYPE_CHECKING:
@@ -52,9 +53,9 @@ class Product:
         approval_channel: str | None = None,
     ) -> None:
         self.code = check_product_code(code)
-        if not name.strip():
+        if not typed(name).strip():
             raise UserError("A product needs a name.")
-        self.name = name.strip()
+        self.name = typed(name).strip()
         self.seller_account_id = check_account_id(seller_account_id)
         self.pricing = pricing
         self.created_at = at

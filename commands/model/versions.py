@@ -54,6 +54,15 @@ LIMITS = {
 MAX_SOFTWARE_BASE = 30
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def typed(value: str) -> str:
+    """Text a person typed, without control characters (PostgreSQL refuses NUL in text, and
+    none belongs in a Versions table); line breaks and tabs stay."""
+    return _CONTROL.sub("", value.replace("\r\n", "\n"))
+
+
 def new_version_id() -> str:
     return "ver-" + secrets.token_hex(5)
 
@@ -98,12 +107,12 @@ class VersionForm:
         """Strips blanks and checks sizes; raises FormErrors naming each bad field."""
         form = replace(
             self,
-            omi=self.omi.strip(),
-            software_version=self.software_version.strip(),
-            operating_system=self.operating_system.strip(),
-            software_base=tuple(s.strip() for s in self.software_base if s.strip()),
-            release_note=self.release_note.strip(),
-            instructions=self.instructions.strip(),
+            omi=typed(self.omi).strip(),
+            software_version=typed(self.software_version).strip(),
+            operating_system=typed(self.operating_system).strip(),
+            software_base=tuple(typed(s).strip() for s in self.software_base if typed(s).strip()),
+            release_note=typed(self.release_note).strip(),
+            instructions=typed(self.instructions).strip(),
         )
         errors: dict[str, str] = {}
         if not form.release_note:

@@ -16,6 +16,7 @@ from commands.model import (
     RequestState,
     Version,
     VersionForm,
+    typed,
 )
 from commands.services.products import find_omi, get_product, get_version
 from commands.services.publication import check_publication, start_publication
@@ -192,7 +193,7 @@ def _carry_out(
 
 def check_reason(reason: str) -> str:
     """A rejection says why; the reason form is answered with this before anything else."""
-    reason = reason.strip()
+    reason = typed(reason).strip()
     if not reason:
         raise FormErrors({"reason": "Say why the request is rejected."})
     return reason

@@ -17,6 +17,7 @@ from commands.model import (
     VersionForm,
     check_account_id,
     check_product_code,
+    typed,
 )
 from storage.uow import UnitOfWork
 
@@ -168,9 +169,9 @@ def save_product(
                     f"Product {code} already has versions from account "
                     f"{product.seller_account_id}; its seller account cannot change."
                 )
-            if not name.strip():
+            if not typed(name).strip():
                 raise UserError("A product needs a name.")
-            product.name = name.strip()
+            product.name = typed(name).strip()
             product.seller_account_id = seller_account_id
             product.pricing = mode
             product.release_managers = list(release_managers)

@@ -19,12 +19,12 @@ from commands import services
 from commands.bootstrap import Core
 from commands.model import RequestState, Status
 from commands.sandbox import SandboxServer
+from tests.bot.flows import SELLER_USER, approve, open_form, request_publication, submit, texts
 from tests.conftest import OMI_1, OMI_NO_CODE
 from tests.slackfake import FakeSlackAPI
 from tests.slackfake.socket_mode import AckTimeout, FakeSocketMode, SocketModeSlack
 
 from .conftest import BOT_TOKEN, SIGNING_SECRET
-from .test_flows import SELLER_USER, approve, open_form, request_publication, submit
 
 APP_TOKEN = "xapp-1-A1-test-app-token"
 
@@ -112,8 +112,8 @@ def test_publish_modal_submit_approve_published(
     assert set(refused["errors"]) == {"release_note"}
 
     request_id = request_publication(slack, fake_slack)
-    confirm, answer = approve(slack, fake_slack, request_id)
-    assert answer is None
+    confirm, outcome = approve(slack, fake_slack, request_id)
+    assert "is being published" in texts(outcome)  # shown once the approval is done
     assert confirm["submit"]["text"] == "Proceed with publication"
 
     drain()

@@ -165,6 +165,8 @@ def test_hostile_text_from_slack_users_reaches_nobody(
     )
     approve(slack, fake_slack, first)
     drain()
+    stored = services.versions_table(core, "0001").rows[0]
+    assert "\x00" not in stored.release_note and "<!channel>" in stored.release_note  # as typed
     second = request_publication(slack, fake_slack, omi="ami-5e11e002")
     reason = opened_by_click(slack, fake_slack, views.REJECT_ACTION, second, "URM2")
     submit_then(slack, fake_slack, reason, "URM2", reason=HOSTILE)
