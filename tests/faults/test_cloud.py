@@ -11,10 +11,10 @@ import pytest
 
 from commands import services
 from commands.bootstrap import Core
-from commands.model import JobState, OutboxItem, Status, VersionForm
+from commands.model import Actor, JobState, OutboxItem, Status, VersionForm
 from commands.sandbox import SandboxServer
 from commands.worker import Worker
-from tests.conftest import OMI_1, OMI_2, SUB_C
+from tests.conftest import OMI_1, OMI_2, OPERATOR, SUB_C
 
 from .conftest import copies_of, jobs_of, outbox, run_jobs, set_clock
 
@@ -26,7 +26,7 @@ def from_slack(core: Core, omi: str = OMI_1) -> str:
         requested_by="UREQ",
     )  # fmt: skip
     services.record_surface(core, request.id, {"channel": "CREL", "ts": "5.000", "lang": "en"})
-    return services.approve(core, request.id, by="URM1").versions[0].id
+    return services.approve(core, request.id, by=Actor.slack_user("URM1")).versions[0].id
 
 
 def slack_items(core: Core, event: str) -> list[OutboxItem]:
@@ -142,7 +142,7 @@ def test_the_unpublish_notice_is_written_once_the_copy_is_deleted(
     core: Core, two_versions: list[str], sandbox: SandboxServer
 ) -> None:
     first, _ = two_versions
-    services.unpublish(core, first, by="U1")
+    services.unpublish(core, first, by=OPERATOR)
     assert notices(core) == []  # "has been deleted" is not true yet
     run_jobs(core, core.clock)  # type: ignore[arg-type]
     assert copies_of(sandbox.sandbox, first) == []
@@ -158,7 +158,7 @@ def test_a_deletion_that_keeps_failing_is_told_and_the_notice_waits(
     cloud = sandbox.sandbox
     clock = core.clock
     first, _ = two_versions
-    services.unpublish(core, first, by="U1")
+    services.unpublish(core, first, by=OPERATOR)
     # Every call answers 503 (the SDK's own retries included) for as many attempts as a job has.
     per_attempt = (core.settings.osc_max_retries or 0) + 1
     cloud.fail_next(per_attempt * core.settings.job_max_attempts, status=503)
@@ -189,7 +189,7 @@ def test_a_deletion_refused_for_good_is_told_at_once_and_tried_again(
     core: Core, two_versions: list[str], sandbox: SandboxServer
 ) -> None:
     first, _ = two_versions
-    services.unpublish(core, first, by="U1")
+    services.unpublish(core, first, by=OPERATOR)
     sandbox.sandbox.fail_next(1, status=400)
     assert Worker(core, deliverers=[]).run_one()
     delete = next(j for j in jobs_of(core, first) if j.kind == "delete_copy")
@@ -203,7 +203,7 @@ def test_a_product_notice_waits_for_every_deletion_and_is_written_once(
     core: Core, two_versions: list[str], sandbox: SandboxServer
 ) -> None:
     first, second = two_versions
-    services.unpublish_product(core, "0001", by="U1")
+    services.unpublish_product(core, "0001", by=OPERATOR)
     worker = Worker(core, deliverers=[])
     sandbox.sandbox.fail_next(4, status=503)  # the first deletion fails once
     assert worker.run_one()
@@ -242,7 +242,7 @@ def test_a_cloud_that_lost_its_copies_is_reported_not_retried(
         (second, False),
     }
     # Unpublishing then finds nothing to delete, which is what it wanted: the notice goes.
-    services.unpublish(core, first, by="U1")
+    services.unpublish(core, first, by=OPERATOR)
     run_jobs(core, core.clock)  # type: ignore[arg-type]
     assert len(notices(core)) == 7  # C's contact is one more mail; C has no Slack channel
 

@@ -15,7 +15,7 @@ from commands import services
 from commands.bootstrap import Core
 from commands.config import Settings
 from commands.errors import UserError
-from commands.model import OutboxState, VersionForm
+from commands.model import Actor, OutboxState, VersionForm
 from commands.notifications.outbox import list_mail, send_due_mail
 from tests.conftest import OMI_1
 from tests.notifications.smtp_server import SmtpTestServer
@@ -28,7 +28,7 @@ def publish_from_slack(core: Core, drain: Callable[..., None]) -> str:
         core, "0001", VersionForm(omi=OMI_1, release_note="n"), requested_by="UREQ"
     )
     services.record_surface(core, request.id, {"channel": "CREL", "ts": "7.000", "lang": "fr"})
-    version = services.approve(core, request.id, by="URM1").versions[0]
+    version = services.approve(core, request.id, by=Actor.slack_user("URM1")).versions[0]
     drain()
     return version.id
 
