@@ -20,7 +20,7 @@ from slack_sdk.models.views import View
 
 from commands import services
 from commands.bootstrap import Core
-from commands.model import Actor, Request, RequestKind
+from commands.model import Actor, Request, RequestKind, ScheduleState, Unpublication
 from commands.notifications.slack_text import clip_mrkdwn, mention, mrkdwn
 
 __all__ = ["TEXTS", "build_home", "publish_home"]
@@ -54,6 +54,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "state_approved": "approved by {by}",
         "state_rejected": "rejected by {by}: {reason}",
         "state_failed": "could not be carried out: {reason}",
+        "schedule_version": "version `{id}`",
+        "schedule_product": "every version",
+        "schedule_on": ":calendar: {what}: unpublish on {date}",
+        "schedule_blocked": ":warning: {what}: blocked by R7",
     },
     "fr": {
         "title": "omi-bot",
@@ -78,6 +82,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "state_approved": "approuvée par {by}",
         "state_rejected": "refusée par {by} : {reason}",
         "state_failed": "n'a pas pu être réalisée : {reason}",
+        "schedule_version": "version `{id}`",
+        "schedule_product": "toutes les versions",
+        "schedule_on": ":calendar: {what} : dépublication le {date}",
+        "schedule_blocked": ":warning: {what} : bloquée par R7",
     },
 }
 
@@ -128,11 +136,22 @@ def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip_mrkdwn(text, 3000)))
 
 
+def _schedule_line(schedule: Unpublication, t: dict[str, str]) -> str:
+    what = (
+        t["schedule_product"]
+        if schedule.whole_product
+        else t["schedule_version"].format(id=mrkdwn(schedule.version_id or ""))
+    )
+    key = "schedule_blocked" if schedule.state is ScheduleState.BLOCKED else "schedule_on"
+    return t[key].format(what=what, date=schedule.unpublish_on.isoformat())
+
+
 def build_home(
     lines: Sequence[services.ProductLine],
     awaiting: Sequence[Request],
     mine: Sequence[Request],
     language: str,
+    schedules: Sequence[Unpublication] = (),
 ) -> View:
     lang = language if language in TEXTS else "en"
     t = TEXTS[lang]
@@ -146,16 +165,14 @@ def build_home(
     for line in lines[:MAX_PRODUCTS]:
         last = line.last_available
         shown = f"{mrkdwn(last.software_version or last.id)} (`{last.id}`)" if last else t["none"]
-        blocks.append(
-            _section(
-                t["product"].format(
-                    name=mrkdwn(line.product.name),
-                    code=mrkdwn(line.product.code),
-                    last=shown,
-                    date=_date(line.product.modified_at, lang),
-                )
-            )
+        text = t["product"].format(
+            name=mrkdwn(line.product.name),
+            code=mrkdwn(line.product.code),
+            last=shown,
+            date=_date(line.product.modified_at, lang),
         )
+        planned = [_schedule_line(s, t) for s in schedules if s.product_code == line.product.code]
+        blocks.append(_section("\n".join([text, *planned[:5]])))
     if len(lines) > MAX_PRODUCTS:
         more = t["more_products"].format(n=len(lines) - MAX_PRODUCTS)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
@@ -181,5 +198,5 @@ def publish_home(client: WebClient, core: Core, actor: Actor, language: str) -> 
     lines = services.list_products(core)
     awaiting = services.awaiting_approval(core, actor)
     mine = services.requests_of(core, actor.id, limit=MAX_MINE + 1)
-    view = build_home(lines, awaiting, mine, language)
+    view = build_home(lines, awaiting, mine, language, services.active_schedules(core))
     client.views_publish(user_id=actor.id, view=view.to_dict())

@@ -16,7 +16,7 @@ EN: dict[str, str] = {
         "*omi-bot* manages the versions of your OMI products.\n"
         "• `/omi publish [PRODUCT_CODE]`: open the Version form and ask for publication\n"
         "• `/omi modify VERSION_ID`: modify a published version\n"
-        "• `/omi unpublish VERSION_ID`: ask to unpublish a version\n"
+        "• `/omi unpublish VERSION_ID`: ask to unpublish a version, on a date or at once\n"
         "• `/omi unpublish-product PRODUCT_CODE`: ask to unpublish every version of a product\n"
         "• `/omi versions PRODUCT_CODE`: the Versions table\n"
         "• `/omi products`: your products\n"
@@ -37,6 +37,34 @@ EN: dict[str, str] = {
     "status_published": "published",
     "status_failed": "failed",
     "status_unpublished": "unpublished",
+    "status_broken": "broken",
+    "schedule_on": "unpublish on {date}",
+    "schedule_blocked": "blocked by R7",
+    "when_label": "When",
+    "when_now": "Now",
+    "when_date": "On a date",
+    "date_label": "Unpublication date (UTC)",
+    "date_hint": "Subscribers get {n} days' notice: {date} at the earliest. They are reminded "
+    "{reminders} day(s) before.",
+    "date_needed": "Pick a date.",
+    "unpublish_what_version": "Unpublish version `{id}` ({software}) of *{name}* (product code "
+    "`{code}`).",
+    "unpublish_what_product": "Unpublish *every version* of *{name}* (product code `{code}`).",
+    "unpublish_submit": "Ask for approval",
+    "request_on": ":calendar: To be unpublished on *{date}* (UTC), if approved.",
+    "confirm_schedule": "This schedules the unpublication of {what} on *{date}* (UTC). "
+    "Subscribers and organization administrators are told now and reminded {reminders} day(s) "
+    "before; on that date the OMI copy is deleted from the OUTSCALE Cloud, and running VMs keep "
+    "running.",
+    "what_version": "version `{id}`",
+    "what_product": "every version of product `{code}`",
+    "proceed_schedule": "Schedule",
+    "told_approved_schedule": "Your request #{id} was approved by {user}: the unpublication "
+    "of {what} is scheduled on {date}.",
+    "cancelled_by": ":no_entry_sign: Unpublication cancelled by {user}.",
+    "repair_queued": ":wrench: Repair of product {code} asked by {user}: {n} job(s) queued.",
+    "repair_nothing": "Nothing new to repair on product {code}: its findings are repaired or "
+    "being repaired.",
     "loading_title": "omi-bot",
     "loading": ":hourglass_flowing_sand:",
     "checking": ":hourglass_flowing_sand: Checking OMI {omi} with the OUTSCALE Cloud…",
@@ -47,6 +75,8 @@ EN: dict[str, str] = {
     "form_error": ":warning: {message}",
     "approved_publish": "Request #{id} is approved: version {version} of product {code} is "
     "being published. Its progress is posted in the request's thread.",
+    "approved_schedule": "Request #{id} is approved: the unpublication of {what} is scheduled "
+    "on {date}.",
     "approved_unpublish": "Request #{id} is approved: product {code} is being unpublished.",
     "rejected": "Request #{id} for product {code} is rejected: {reason}",
     "form_title_publish": "Version form",
@@ -121,7 +151,8 @@ FR: dict[str, str] = {
         "• `/omi publish [CODE_PRODUIT]` : ouvrir le formulaire de version et demander la "
         "publication\n"
         "• `/omi modify ID_VERSION` : modifier une version publiée\n"
-        "• `/omi unpublish ID_VERSION` : demander la dépublication d'une version\n"
+        "• `/omi unpublish ID_VERSION` : demander la dépublication d'une version, à une date "
+        "ou tout de suite\n"
         "• `/omi unpublish-product CODE_PRODUIT` : demander la dépublication de toutes les "
         "versions d'un produit\n"
         "• `/omi versions CODE_PRODUIT` : le tableau des versions\n"
@@ -144,6 +175,36 @@ FR: dict[str, str] = {
     "status_published": "publiée",
     "status_failed": "échec",
     "status_unpublished": "dépubliée",
+    "status_broken": "cassée",
+    "schedule_on": "dépubliée le {date}",
+    "schedule_blocked": "bloquée par R7",
+    "when_label": "Quand",
+    "when_now": "Maintenant",
+    "when_date": "À une date",
+    "date_label": "Date de dépublication (UTC)",
+    "date_hint": "Les souscripteurs ont {n} jours de préavis : le {date} au plus tôt. Un rappel "
+    "leur est envoyé {reminders} jour(s) avant.",
+    "date_needed": "Choisissez une date.",
+    "unpublish_what_version": "Dépublier la version `{id}` ({software}) de *{name}* (product "
+    "code `{code}`).",
+    "unpublish_what_product": "Dépublier *toutes les versions* de *{name}* (product code "
+    "`{code}`).",
+    "unpublish_submit": "Demander l'approbation",
+    "request_on": ":calendar: À dépublier le *{date}* (UTC), si la demande est approuvée.",
+    "confirm_schedule": "Cela planifie la dépublication de {what} le *{date}* (UTC). Les "
+    "souscripteurs et administrateurs de l'organisation sont avertis maintenant, puis "
+    "{reminders} jour(s) avant ; à cette date, la copie de l'OMI est supprimée du Cloud "
+    "OUTSCALE, et les VM en cours continuent de fonctionner.",
+    "what_version": "la version `{id}`",
+    "what_product": "toutes les versions du produit `{code}`",
+    "proceed_schedule": "Planifier",
+    "told_approved_schedule": "Votre demande n°{id} a été approuvée par {user} : la "
+    "dépublication de {what} est prévue le {date}.",
+    "cancelled_by": ":no_entry_sign: Dépublication annulée par {user}.",
+    "repair_queued": ":wrench: Réparation du produit {code} demandée par {user} : {n} "
+    "tâche(s) en file.",
+    "repair_nothing": "Rien de nouveau à réparer sur le produit {code} : ses écarts sont "
+    "réparés ou en cours de réparation.",
     "loading_title": "omi-bot",
     "loading": ":hourglass_flowing_sand:",
     "checking": ":hourglass_flowing_sand: Vérification de l'OMI {omi} auprès du Cloud "
@@ -155,6 +216,8 @@ FR: dict[str, str] = {
     "form_error": ":warning: {message}",
     "approved_publish": "La demande n°{id} est approuvée : la version {version} du produit "
     "{code} est en cours de publication. Son avancement est publié dans le fil de la demande.",
+    "approved_schedule": "La demande n°{id} est approuvée : la dépublication de {what} est "
+    "prévue le {date}.",
     "approved_unpublish": "La demande n°{id} est approuvée : le produit {code} est en cours de "
     "dépublication.",
     "rejected": "La demande n°{id} pour le produit {code} est refusée : {reason}",

@@ -29,7 +29,17 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.texts import field_label, t
-from commands.model import LIMITS, Omi, Product, Request, RequestKind, Version, VersionForm
+from commands.model import (
+    LIMITS,
+    Omi,
+    Product,
+    Request,
+    RequestKind,
+    ScheduleState,
+    Version,
+    VersionForm,
+)
+from commands.notifications import managers
 from commands.notifications.slack_text import clip_mrkdwn, mention, mrkdwn, plain
 from commands.services import Audience, ProductLine, VersionsTable
 
@@ -37,10 +47,11 @@ FORM_CALLBACK = "version_form"
 PICK_CALLBACK = "pick_product"
 CONFIRM_CALLBACK = "confirm_approve"
 REJECT_CALLBACK = "reject_reason"
+
 OMI_ACTION = "omi_select"
 PICK_ACTION = "product_select"
-APPROVE_ACTION = "approve_request"
-REJECT_ACTION = "reject_request"
+APPROVE_ACTION = managers.APPROVE_ACTION
+REJECT_ACTION = managers.REJECT_ACTION
 VALUE = "value"
 # Field names of the core's FormErrors are the block ids of the form, so errors map 1:1.
 TEXT_FIELDS = (
@@ -382,6 +393,8 @@ def request_blocks(
                 )
             )
         )
+    if request.unpublish_on is not None:
+        blocks.append(_md(t(language, "request_on", date=request.unpublish_on.isoformat())))
     blocks.append(
         _md(t(language, "impact", accounts=audience.accounts, recipients=audience.recipients))
     )
@@ -421,7 +434,21 @@ def confirm_approve(
     meta: dict[str, Any],
 ) -> dict[str, Any]:
     """The seed's "OMI copy" dialog, or the explicit confirmation of an unpublication."""
-    if request.kind is RequestKind.PUBLISH:
+    if request.kind is not RequestKind.PUBLISH and request.unpublish_on is not None:
+        what = (
+            t(language, "what_version", id=request.version_id)
+            if request.kind is RequestKind.UNPUBLISH
+            else t(language, "what_product", code=product.code)
+        )
+        text = t(
+            language,
+            "confirm_schedule",
+            what=what,
+            date=request.unpublish_on.isoformat(),
+            reminders=", ".join(str(d) for d in product.reminder_days) or "-",
+        )
+        title, submit = t(language, "unpublish_title"), t(language, "proceed_schedule")
+    elif request.kind is RequestKind.PUBLISH:
         who = (
             t(language, "who_everyone")
             if product.pricing.public_copy
@@ -489,7 +516,7 @@ def versions_table(language: str, table: VersionsTable) -> list[dict[str, Any]]:
                 id=v.id,
                 software=v.software_version or "-",
                 date=_date(v.modified_at),
-                status=t(language, f"status_{v.status.value}"),
+                status=_status(language, v, table),
                 copy=v.copy_id or "-",
             )
             for v in table.rows
@@ -498,6 +525,17 @@ def versions_table(language: str, table: VersionsTable) -> list[dict[str, Any]]:
         if table.total > len(table.rows):
             blocks.append(_context(t(language, "versions_more", n=table.total - len(table.rows))))
     return [b.to_dict() for b in blocks]
+
+
+def _status(language: str, version: Version, table: VersionsTable) -> str:
+    """`published`, or `published · unpublish on 2026-12-01` / `· blocked by R7`."""
+    status = t(language, f"status_{version.status.value}")
+    schedule = table.schedule_of(version)
+    if schedule is None:
+        return status
+    if schedule.state is ScheduleState.BLOCKED:
+        return f"{status} · {t(language, 'schedule_blocked')}"
+    return f"{status} · {t(language, 'schedule_on', date=schedule.unpublish_on.isoformat())}"
 
 
 def products_list(language: str, lines: Sequence[ProductLine]) -> list[dict[str, Any]]:

@@ -80,9 +80,9 @@ def sandbox(host: str, port: int, accounts_file: str | None, copy_delay: float) 
 
 
 def _register() -> None:
-    from cli import notices, products, versions
+    from cli import drift, notices, products, versions
 
-    for group in (products.products, products.omis, versions.versions):
+    for group in (products.products, products.omis, versions.versions, drift.drift_group):
         main.add_command(group)
     notices.register(main)  # mail, organizations, subscribers, catalog
 

@@ -12,7 +12,7 @@ from cli.common import Ctx, F, operator, pass_ctx, reported, table, when, who
 from commands import services
 from commands.bootstrap import Core
 from commands.errors import CloudError, OmiError
-from commands.model import Status, Version, VersionForm
+from commands.model import Status, Unpublication, Version, VersionForm
 
 
 @click.group()
@@ -20,7 +20,29 @@ def versions() -> None:
     """The Versions table and the Version form."""
 
 
-def version_json(v: Version) -> dict[str, Any]:
+def schedule_json(schedule: Unpublication | None) -> dict[str, Any]:
+    """A version's scheduled unpublication, as `versions list/show --json` show it."""
+    if schedule is None:
+        return {"unpublish_on": None, "schedule": None}
+    return {
+        "unpublish_on": schedule.unpublish_on.isoformat(),
+        "schedule": {
+            "id": schedule.id,
+            "state": schedule.state.value,
+            "label": schedule.label(),
+            "whole_product": schedule.whole_product,
+            "reminder_days": list(schedule.reminder_days),
+            "reason": schedule.reason,
+        },
+    }
+
+
+def status_text(v: Version, schedule: Unpublication | None) -> str:
+    """`published`, or `published, unpublish on 2026-12-01` / `published, blocked by R7`."""
+    return f"{v.status.value}, {schedule.label()}" if schedule else v.status.value
+
+
+def version_json(v: Version, schedule: Unpublication | None = None) -> dict[str, Any]:
     return {
         "id": v.id,
         "product_code": v.product_code,
@@ -40,6 +62,7 @@ def version_json(v: Version) -> dict[str, Any]:
         "requested_by": v.requested_by,
         "approved_by": v.approved_by,
         "failure": v.failure,
+        **schedule_json(schedule),
     }
 
 
@@ -59,7 +82,7 @@ def versions_list(ctx: Ctx, product_code: str, as_json: bool, limit: int | None)
                     "product_code": t.product.code,
                     "product_name": t.product.name,
                     "last_available_version": t.last_available.id if t.last_available else None,
-                    "versions": [version_json(v) for v in t.rows],
+                    "versions": [version_json(v, t.schedule_of(v)) for v in t.rows],
                 },
                 indent=2,
             )
@@ -79,7 +102,7 @@ def versions_list(ctx: Ctx, product_code: str, as_json: bool, limit: int | None)
                 v.id,
                 v.software_version or "-",
                 when(v.modified_at),
-                v.status.value,
+                status_text(v, t.schedule_of(v)),
                 v.omi_id,
                 v.copy_id or "-",
             )
@@ -101,7 +124,7 @@ def versions_show(ctx: Ctx, version_id: str, as_json: bool) -> None:
     failed_mail = d.mails.get("failed", 0)
     queued_mail = d.mails.get("pending", 0) + d.mails.get("sending", 0)
     if as_json:
-        data = version_json(v)
+        data = version_json(v, d.schedule)
         data["mails"] = {"sent": sent_mail, "failed": failed_mail, "queued": queued_mail}
         data["jobs"] = [
             {
@@ -117,7 +140,7 @@ def versions_show(ctx: Ctx, version_id: str, as_json: bool) -> None:
     fields = [
         ("Version", v.id),
         ("Product code", f"{d.product.code} ({d.product.name})"),
-        ("Status", v.status.value + (f" — {v.failure}" if v.failure else "")),
+        ("Status", status_text(v, d.schedule) + (f" — {v.failure}" if v.failure else "")),
         ("OMI", f"{v.omi_id} ({v.omi_name})"),
         ("OMI copy", v.copy_id or "-"),
         ("Software version", v.software_version or "-"),
@@ -230,18 +253,50 @@ def versions_modify(
         click.echo(f"Version {version.id} already had these values; nothing changed.")
 
 
+ON_HELP = (
+    "YYYY-MM-DD (UTC): unpublish on that date, at least the product's notice period away; "
+    "subscribers are told now and reminded before it. 'now' (the default) is only for a "
+    "product without a notice period."
+)
+
+
 @versions.command("unpublish")
 @click.argument("version_id")
-@click.option("--wait", is_flag=True, help="Stay until the OMI copy is deleted.")
+@click.option("--on", "on", default="now", show_default=True, help=ON_HELP)
+@click.option("--wait", is_flag=True, help="Stay until the OMI copy is deleted (at once only).")
 @click.option("--timeout", default=600.0, show_default=True)
 @pass_ctx
 @reported
-def versions_unpublish(ctx: Ctx, version_id: str, wait: bool, timeout: float) -> None:
-    """Unpublish a version: its OMI copy is deleted; running VMs keep running (R7, R8)."""
+def versions_unpublish(ctx: Ctx, version_id: str, on: str, wait: bool, timeout: float) -> None:
+    """Unpublish a version, at once or on a date: its OMI copy is deleted; running VMs keep
+    running (R7, R8)."""
+    day = services.parse_date(on)
+    if day is not None:
+        schedule = services.schedule_unpublish(ctx.core, version_id, on=day, by=operator())
+        click.echo(
+            f"Version {schedule.version_id} of product {schedule.product_code} will be "
+            f"unpublished on {day.isoformat()}; subscribers are told now."
+        )
+        return
     version = services.unpublish(ctx.core, version_id, by=operator())
     click.echo(f"Unpublished version {version.id} of product {version.product_code}.")
     if wait:
         wait_for(ctx.core, version.id, timeout)
+
+
+@versions.command("cancel-unpublish")
+@click.argument("version_id")
+@pass_ctx
+@reported
+def versions_cancel_unpublish(ctx: Ctx, version_id: str) -> None:
+    """Cancel a version's scheduled (or R7-blocked) unpublication; those told are told it is
+    no longer scheduled."""
+    schedule = services.find_schedule(ctx.core, version_id=version_id)
+    services.cancel_unpublication(ctx.core, schedule.id, by=operator())
+    click.echo(
+        f"Cancelled the unpublication of version {schedule.version_id} on "
+        f"{schedule.unpublish_on.isoformat()}."
+    )
 
 
 def wait_for(core: Core, version_id: str, timeout: float) -> None:

@@ -36,7 +36,15 @@ from typing import Any
 from commands import services
 from commands.bootstrap import Core
 from commands.errors import NotFound, UserError
-from commands.model import Organization, Pricing, Subscriber, check_account_id, check_product_code
+from commands.model import (
+    Organization,
+    Pricing,
+    Product,
+    Subscriber,
+    check_account_id,
+    check_product_code,
+    now,
+)
 
 # Slack IDs, never names: a release manager renamed in Slack stays one (model.check_approver).
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
@@ -76,6 +84,10 @@ class ProductEntry:
     release_managers: tuple[str, ...] = ()
     release_manager_group: str | None = None
     approval_channel: str | None = None
+    # None: not in the file, the product keeps what it has (or the defaults).
+    notice_days: int | None = None
+    reminder_days: tuple[int, ...] | None = None
+    keep_published: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,24 @@ class _Table:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise UserError(f"{self.where}: {key!r} must be a list of strings.")
         return tuple(v.strip() for v in value)
+
+    def number(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{self.where}: {key!r} must be a whole number.")
+        return value
+
+    def numbers(self, key: str) -> tuple[int, ...] | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise UserError(f"{self.where}: {key!r} must be a list of whole numbers.")
+        return tuple(value)
 
     def check(self, fn: Callable[..., object], *args: str) -> None:
         try:
@@ -208,6 +238,9 @@ def _product(where: str, data: object) -> ProductEntry:
             "release_managers",
             "release_manager_group",
             "approval_channel",
+            "notice_days",
+            "reminder_days",
+            "keep_published",
         },
     )
     entry = ProductEntry(
@@ -218,6 +251,9 @@ def _product(where: str, data: object) -> ProductEntry:
         release_managers=t.texts("release_managers"),
         release_manager_group=t.optional("release_manager_group"),
         approval_channel=t.optional("approval_channel"),
+        notice_days=t.number("notice_days"),
+        reminder_days=t.numbers("reminder_days"),
+        keep_published=t.number("keep_published"),
     )
     t.where = f"{where} ({entry.code})"
     t.check(check_product_code, entry.code)
@@ -234,6 +270,19 @@ def _product(where: str, data: object) -> ProductEntry:
         raise UserError(f"{t.where}: {group!r} is not a Slack user group ID (like S0123456789).")
     if entry.approval_channel is not None:
         t.check(check_slack_channel, entry.approval_channel)
+    try:
+        Product(
+            code=entry.code,
+            name=entry.name,
+            seller_account_id=entry.seller_account_id,
+            pricing=Pricing(entry.pricing),
+            at=now(),
+            notice_days=30 if entry.notice_days is None else entry.notice_days,
+            reminder_days=(7, 1) if entry.reminder_days is None else entry.reminder_days,
+            keep_published=entry.keep_published or None,
+        )
+    except UserError as bad:
+        raise UserError(f"{t.where}: {bad}") from None
     return entry
 
 
@@ -338,6 +387,16 @@ def _apply_product(core: Core, p: ProductEntry) -> list[str]:
                 )
                 if old != new
             ]
+            # The schedule settings change only when the file gives them.
+            differs += [
+                name
+                for name, old, new in (
+                    ("notice_days", current.notice_days, p.notice_days),
+                    ("reminder_days", list(current.reminder_days), _days(p.reminder_days)),
+                    ("keep_published", current.keep_published or 0, p.keep_published),
+                )
+                if new is not None and old != new
+            ]
             if not differs:
                 return []
     services.save_product(
@@ -349,10 +408,18 @@ def _apply_product(core: Core, p: ProductEntry) -> list[str]:
         release_managers=p.release_managers,
         release_manager_group=p.release_manager_group,
         approval_channel=p.approval_channel,
+        notice_days=p.notice_days,
+        reminder_days=p.reminder_days,
+        # 0 keeps every version, as the CLI's --keep-published 0 does.
+        keep_published=services.UNSET if p.keep_published is None else p.keep_published or None,
     )
     if current is None:
         return [f"added product {p.code} ({p.name})"]
     return [f"updated product {p.code}: {', '.join(differs)}"]
+
+
+def _days(days: tuple[int, ...] | None) -> list[int] | None:
+    return None if days is None else sorted(set(days), reverse=True)
 
 
 def _apply_organization(core: Core, o: OrganizationEntry) -> list[str]:

@@ -51,6 +51,8 @@ class Settings:
     mail_retry_seconds: float = 86400.0
     # How long an OMI copy may stay pending before its publication fails.
     copy_timeout_seconds: float = 3600.0
+    # How often the cloud is compared with the Versions table (0: never by itself).
+    drift_interval_seconds: float = 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,4 +98,7 @@ class Settings:
             shutdown_seconds=_float(env, "OMI_SHUTDOWN_SECONDS", cls.shutdown_seconds),
             mail_retry_seconds=_float(env, "OMI_MAIL_RETRY_SECONDS", cls.mail_retry_seconds),
             copy_timeout_seconds=_float(env, "OMI_COPY_TIMEOUT_SECONDS", cls.copy_timeout_seconds),
+            drift_interval_seconds=_float(
+                env, "OMI_DRIFT_INTERVAL_SECONDS", cls.drift_interval_seconds
+            ),
         )

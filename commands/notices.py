@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from commands.model import Organization, OutboxItem, Product, Subscriber, Version
+from commands.model import Organization, OutboxItem, Product, Subscriber, Unpublication, Version
 from commands.notifications.mail import (
     Event,
     MailFacts,
@@ -23,6 +23,12 @@ from commands.notifications.mail import (
     render,
 )
 from storage.uow import UnitOfWork
+
+SCHEDULE_EVENTS = (
+    Event.UNPUBLICATION_SCHEDULED,
+    Event.UNPUBLICATION_REMINDER,
+    Event.UNPUBLICATION_CANCELLED,
+)
 
 # outbox.key is VARCHAR(255); PostgreSQL refuses longer values.
 _KEY_MAX = 255
@@ -89,6 +95,108 @@ def versions_unpublished(
         _enqueue(uow, product, facts, [version], subject=version.id, version_id=version.id, at=at)
 
 
+# -- scheduled unpublications ------------------------------------------------------------------
+
+
+def unpublication_scheduled(
+    uow: UnitOfWork,
+    product: Product,
+    schedule: Unpublication,
+    versions: Sequence[Version],
+    at: datetime,
+) -> None:
+    """At approval: the date, the version that replaces it, running VMs keep running."""
+    facts = _schedule_facts(Event.UNPUBLICATION_SCHEDULED, product, schedule, versions)
+    _enqueue(
+        uow,
+        product,
+        facts,
+        versions,
+        subject=f"schedule-{schedule.id}",
+        at=at,
+        version_id=schedule.version_id,
+    )
+
+
+def unpublication_reminder(
+    uow: UnitOfWork,
+    product: Product,
+    schedule: Unpublication,
+    versions: Sequence[Version],
+    days: int,
+    at: datetime,
+) -> None:
+    """`days` before the date, to whoever subscribes now."""
+    facts = _schedule_facts(
+        Event.UNPUBLICATION_REMINDER, product, schedule, versions, days_left=days
+    )
+    _enqueue(
+        uow,
+        product,
+        facts,
+        versions,
+        subject=f"schedule-{schedule.id}-d{days}",
+        at=at,
+        version_id=schedule.version_id,
+    )
+
+
+def unpublication_cancelled(
+    uow: UnitOfWork,
+    product: Product,
+    schedule: Unpublication,
+    versions: Sequence[Version],
+    at: datetime,
+) -> None:
+    """"No longer scheduled", to exactly those who were told it was (by mail or channel)."""
+    told = uow.outbox.recipients(
+        [
+            f"{Event.UNPUBLICATION_SCHEDULED.value}:schedule-{schedule.id}:",
+            f"{Event.UNPUBLICATION_REMINDER.value}:schedule-{schedule.id}-d",
+        ]
+    )
+    if not told:
+        return
+    facts = _schedule_facts(Event.UNPUBLICATION_CANCELLED, product, schedule, versions)
+    _enqueue(
+        uow,
+        product,
+        facts,
+        versions,
+        subject=f"schedule-{schedule.id}",
+        at=at,
+        version_id=schedule.version_id,
+        told=[(channel, address, normalize_language(lang)) for channel, address, lang in told],
+    )
+
+
+def _schedule_facts(
+    event: Event,
+    product: Product,
+    schedule: Unpublication,
+    versions: Sequence[Version],
+    days_left: int | None = None,
+) -> MailFacts:
+    ordered = sorted(versions, key=lambda v: (v.published_at or v.created_at, v.id), reverse=True)
+    leaving = {v.id for v in versions}
+    remaining = [v for v in product.published_versions() if v.id not in leaving]
+    replacement = max(remaining, key=lambda v: (v.published_at or v.created_at, v.id), default=None)
+    return MailFacts(
+        event=event,
+        product_code=product.code,
+        product_name=product.name,
+        # The versions' date is the scheduled date: it is what the notices are about.
+        versions=tuple(_facts(v, schedule.due_at) for v in ordered),
+        last_available=(
+            _facts(replacement, replacement.published_at or replacement.created_at)
+            if replacement and not schedule.whole_product
+            else None
+        ),
+        whole_product=schedule.whole_product,
+        days_left=days_left,
+    )
+
+
 # -- internals --------------------------------------------------------------------------------
 
 
@@ -123,13 +231,23 @@ def _enqueue(
     subject: str,
     at: datetime,
     version_id: str | None = None,
+    told: Sequence[tuple[str, str, str]] | None = None,
 ) -> None:
-    subscribers = uow.subscribers.list(product.code)
-    organizations = _organizations(uow, subscribers)
+    """Queues the event's mails and channel posts: to the product's subscribers and their
+    organizations' administrators, or to `told` ((channel, recipient, language), those told
+    of an earlier event) when given."""
+    if told is None:
+        subscribers = uow.subscribers.list(product.code)
+        organizations = _organizations(uow, subscribers)
+        recipients = mail_recipients(subscribers, organizations)
+        channels = slack_channels(subscribers, organizations)
+    else:
+        recipients = [Recipient(r, lang) for channel, r, lang in told if channel == "email"]
+        channels = [(r, lang) for channel, r, lang in told if channel == "slack"]
     event = facts.event.value
     rendered: dict[str, RenderedMail] = {}
     items: list[OutboxItem] = []
-    for recipient in mail_recipients(subscribers, organizations):
+    for recipient in recipients:
         mail = rendered.get(recipient.language)
         if mail is None:
             mail = rendered[recipient.language] = render(facts, recipient.language)
@@ -153,7 +271,7 @@ def _enqueue(
             )
         )
     announcement = _announcement(facts, at)
-    for channel, language in slack_channels(subscribers, organizations):
+    for channel, language in channels:
         items.append(
             OutboxItem(
                 channel="slack",
@@ -234,7 +352,18 @@ def slack_channels(
 def _announcement(facts: MailFacts, at: datetime) -> dict[str, object]:
     """The facts a Slack announcement is written from, as JSON."""
     last = facts.last_available
+    scheduled = (
+        {
+            "whole_product": facts.whole_product,
+            "days_left": facts.days_left,
+            # The date it is scheduled for: the versions' date in these notices.
+            "unpublish_on": facts.versions[0].date.astimezone(UTC).isoformat(),
+        }
+        if facts.event in SCHEDULE_EVENTS and facts.versions
+        else {}
+    )
     return {
+        **scheduled,
         "event": facts.event.value,
         "product_code": facts.product_code,
         "product_name": facts.product_name,

@@ -17,9 +17,8 @@ from osc_sdk_python import Gateway
 from requests.adapters import HTTPAdapter
 
 from commands.errors import CloudError
-from commands.model import Omi
+from commands.model import VERSION_TAG, Omi, Seen
 
-VERSION_TAG = "omi-bot:version-id"
 # OUTSCALE answers these codes for an image that does not exist (any more).
 NO_SUCH_IMAGE = {"5023"}
 
@@ -50,6 +49,16 @@ class Image:
             global_permission=bool(perms.get("GlobalPermission")),
             permitted_accounts=tuple(perms.get("AccountIds") or ()),
             tags={t["Key"]: t.get("Value", "") for t in data.get("Tags") or ()},
+        )
+
+    def seen(self) -> Seen:
+        return Seen(
+            image_id=self.image_id,
+            state=self.state,
+            product_codes=self.product_codes,
+            global_permission=self.global_permission,
+            permitted_accounts=self.permitted_accounts,
+            tags=dict(self.tags),
         )
 
     def as_omi(self) -> Omi:
@@ -255,6 +264,16 @@ class Account:
             ImageId=image_id,
             PermissionsToLaunch={"Additions": {"GlobalPermission": True}},
         )
+
+    def make_private(self, image_id: str) -> None:
+        self.call(
+            "UpdateImage",
+            ImageId=image_id,
+            PermissionsToLaunch={"Removals": {"GlobalPermission": True}},
+        )
+
+    def set_product_codes(self, image_id: str, codes: Iterable[str]) -> None:
+        self.call("UpdateImage", ImageId=image_id, ProductCodes=list(codes))
 
     # the distribution side
     def find_copy(self, version_id: str, name: str) -> Image | None:

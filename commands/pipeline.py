@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from commands import notices
+from commands import notices, retention
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, Product, Status, Version
@@ -196,6 +196,7 @@ def share_copy(ctx: Context) -> Step:
         locked.publication_done(v, at)
         notices.version_published(uow, locked, v, at)
         stage(uow, v, Stage.PUBLISHED, at)
+        retention.propose(uow, locked, at)
         if public:
             return []
         # Subscriptions that changed while sharing ran (subscribe() only queues access for

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from commands import lifecycle, pipeline
+from commands import deprecation, drift, drift_repair, lifecycle, pipeline
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, JobState
@@ -55,6 +55,15 @@ class _JobContext:
 
 
 Deliverer = Callable[[], int]
+
+# Every job kind the worker runs: the publication pipeline's steps, the scheduled
+# unpublications', the drift checks and repairs.
+HANDLERS: dict[str, Callable[[pipeline.Context], pipeline.Step]] = {
+    **pipeline.HANDLERS,
+    **deprecation.HANDLERS,
+    **drift.HANDLERS,
+    **drift_repair.HANDLERS,
+}
 
 
 class Worker:
@@ -141,7 +150,7 @@ class Worker:
         if job is None:
             return False
         self._running = job
-        handler = pipeline.HANDLERS.get(job.kind)
+        handler = HANDLERS.get(job.kind)
         try:
             if handler is None:
                 raise pipeline.StepFailed(f"unknown job kind {job.kind!r}")
@@ -219,6 +228,11 @@ class Worker:
             return 0  # the previous tick is still running
         try:
             done = 0
+            try:
+                # Schedules whose moment has come become jobs, run just below.
+                deprecation.promote_due(self.core)
+            except Exception:
+                log.exception("due schedules could not be read; will try again on the next tick")
             while done < max_jobs and not self.stopping and self.run_one():
                 done += 1
             for deliver in self.deliverers:
@@ -263,6 +277,24 @@ class Worker:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        interval = self.core.settings.drift_interval_seconds
+        if interval > 0:
+            # Every worker queues the period's check under one key; one of them runs it.
+            scheduler.add_job(
+                self._enqueue_drift_check,
+                "interval",
+                seconds=interval,
+                id="omi-bot-drift",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC) + timedelta(seconds=min(interval, 60)),
+            )
+
+    def _enqueue_drift_check(self) -> None:
+        try:
+            drift.enqueue_check(self.core)
+        except Exception:
+            log.exception("the drift check could not be queued; will try at the next interval")
 
     def start_background(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(timezone=UTC)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     Dialect,
     Enum,
@@ -82,6 +83,9 @@ products = Table(
     Column("release_managers", JSON, nullable=False, default=list),
     Column("release_manager_group", String(32)),
     Column("approval_channel", String(32)),
+    Column("notice_days", Integer, nullable=False, default=30, server_default="30"),
+    Column("reminder_days", JSON, nullable=False, default=list),
+    Column("keep_published", Integer),
 )
 
 versions = Table(
@@ -115,6 +119,7 @@ requests = Table(
     Column("kind", _enum(model.RequestKind, "request_kind"), nullable=False),
     Column("product_code", String(64), ForeignKey("products.code"), nullable=False),
     Column("version_id", String(16)),
+    Column("unpublish_on", Date),
     Column("form", JSON, nullable=False, default=dict),
     Column("requested_by", String(64), nullable=False),
     Column("state", _enum(model.RequestState, "request_state"), nullable=False),
@@ -198,6 +203,47 @@ outbox = Table(
     Index("ix_outbox_version_id", "version_id"),
 )
 
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product_code", String(64), ForeignKey("products.code"), nullable=False),
+    Column("version_id", String(16)),
+    Column("request_id", Integer),
+    Column("unpublish_on", Date, nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("state", _enum(model.ScheduleState, "schedule_state"), nullable=False),
+    Column("reminder_days", JSON, nullable=False, default=list),
+    Column("reminders_sent", JSON, nullable=False, default=list),
+    Column("next_at", UTCDateTime()),
+    Column("scheduled_by", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("cancelled_by", String(64)),
+    Column("cancelled_at", UTCDateTime()),
+    Column("ran_at", UTCDateTime()),
+    Column("late_seconds", Integer),
+    Column("reason", Text),
+    Index("ix_schedules_next_at", "next_at"),
+    Index("ix_schedules_product_code", "product_code"),
+)
+
+drift_findings = Table(
+    "drift_findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("product_code", String(64), ForeignKey("products.code"), nullable=False),
+    Column("version_id", String(16), nullable=False),
+    Column("image_id", String(32), nullable=False),
+    Column("kind", _enum(model.DriftKind, "drift_kind"), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("found_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Column("repair_asked_by", String(64)),
+    Column("repair_asked_at", UTCDateTime()),
+    Index("ix_drift_findings_product_resolved", "product_code", "resolved_at"),
+)
+
 mapper_registry = registry(metadata=metadata)
 _mapped = False
 
@@ -226,4 +272,6 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(model.Subscriber, subscribers)
     mapper_registry.map_imperatively(model.Subscription, subscriptions)
     mapper_registry.map_imperatively(model.OutboxItem, outbox)
+    mapper_registry.map_imperatively(model.Unpublication, schedules)
+    mapper_registry.map_imperatively(model.Finding, drift_findings)
     _mapped = True

@@ -23,6 +23,8 @@ class UnitOfWork:
     jobs: repository.Jobs
     subscribers: repository.Subscribers
     outbox: repository.Outbox
+    schedules: repository.Schedules
+    drift: repository.DriftFindings
 
     def __init__(self, session_factory: Callable[[], Session], *, sqlite: bool) -> None:
         self._session_factory = session_factory
@@ -36,6 +38,8 @@ class UnitOfWork:
         self.jobs = repository.Jobs(self.session, sqlite=self._sqlite)
         self.subscribers = repository.Subscribers(self.session)
         self.outbox = repository.Outbox(self.session, sqlite=self._sqlite)
+        self.schedules = repository.Schedules(self.session, sqlite=self._sqlite)
+        self.drift = repository.DriftFindings(self.session)
         return self
 
     def __exit__(

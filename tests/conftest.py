@@ -154,7 +154,8 @@ def core(settings: Settings) -> Iterator[Core]:
 
 @pytest.fixture
 def product(core: Core) -> str:
-    """Product 0001, paid (hourly): copies are shared with subscriber accounts."""
+    """Product 0001, paid (hourly): copies are shared with subscriber accounts. No notice
+    period, so that a release manager (or the CLI's operator) may unpublish at once."""
     services.save_product(
         core,
         code="0001",
@@ -164,6 +165,7 @@ def product(core: Core) -> str:
         release_managers=["URM1", "URM2"],
         release_manager_group="SRM",
         approval_channel="CREL",
+        notice_days=0,
     )
     return "0001"
 

@@ -121,10 +121,17 @@ def post_request(
     services.record_surface(core, request.id, surface)
 
 
-def settle(client: WebClient, request: Request, outcome: str) -> None:
-    """The request message, updated in place: its buttons become the outcome."""
+def settle(
+    client: WebClient,
+    request: Request,
+    outcome: str,
+    extra: list[dict[str, Any]] | None = None,
+) -> None:
+    """The request message, updated in place: its buttons become the outcome (and `extra`,
+    such as a scheduled unpublication's *Cancel*)."""
     surface = request.surface or {}
     blocks = views.decided_blocks(list(surface.get("blocks") or []), outcome)  # type: ignore[arg-type]
+    blocks += extra or []
     for channel, ts in surface.get("messages") or []:  # type: ignore[union-attr]
         try:
             client.chat_update(channel=channel, ts=ts, text=outcome, blocks=blocks)

@@ -1,4 +1,5 @@
-"""Buttons and selects: Approve and Reject on a request message, the product picker."""
+"""Buttons and selects: Approve and Reject on a request message, the product picker, Cancel on
+a scheduled unpublication, Repair on a drift report."""
 
 from __future__ import annotations
 
@@ -16,16 +17,22 @@ from bot.listeners._common import (
     logger,
     omis_of,
     open_loading,
+    refusal,
+    tell,
 )
 from bot.texts import t
-from commands import services
+from commands import drift, services
 from commands.errors import UserError
+from commands.notifications import managers
+from commands.notifications.slack_text import mention
 
 
 def register(app: App) -> None:
     app.action(views.APPROVE_ACTION)(on_decision)
     app.action(views.REJECT_ACTION)(on_decision)
     app.action(views.PICK_ACTION)(on_pick)
+    app.action(managers.CANCEL_SCHEDULE_ACTION)(on_cancel_schedule)
+    app.action(managers.REPAIR_ACTION)(on_repair)
 
 
 def on_decision(
@@ -87,3 +94,77 @@ def picked(
         logger.exception("product pick failed")
         new_view = views.refused(lang, t(lang, "failed"))
     client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=new_view)
+
+
+def on_cancel_schedule(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    ack()
+    later(context, lambda: cancel_schedule(body, action, client, context))
+
+
+def cancel_schedule(
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """A release manager cancels a scheduled (or R7-blocked) unpublication; the message the
+    button was on loses it and says who cancelled."""
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id")
+    lang = language(context, client, user)
+    try:
+        services.cancel_unpublication(
+            core_of(context), int(action.get("value") or 0), by=actor(context, client, user)
+        )
+    except UserError as refused:
+        tell(client, user, refusal(refused), channel)
+        return
+    except Exception:
+        logger.exception("cancel button failed")
+        tell(client, user, t(lang, "failed"), channel)
+        return
+    _settle_message(client, body, t(lang, "cancelled_by", user=mention(user)))
+
+
+def on_repair(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    ack()
+    later(context, lambda: repair(body, action, client, context))
+
+
+def repair(
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """A release manager asks to repair a product's drift: the jobs are queued and the report
+    says who asked; a second click queues nothing more."""
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id")
+    lang = language(context, client, user)
+    code = str(action.get("value") or "")
+    try:
+        jobs = drift.repair(core_of(context), code, by=actor(context, client, user))
+    except UserError as refused:
+        tell(client, user, refusal(refused), channel)
+        return
+    except Exception:
+        logger.exception("repair button failed")
+        tell(client, user, t(lang, "failed"), channel)
+        return
+    if not jobs:
+        tell(client, user, t(lang, "repair_nothing", code=code), channel)
+        return
+    outcome = t(lang, "repair_queued", code=code, user=mention(user), n=len(jobs))
+    _settle_message(client, body, outcome)
+
+
+def _settle_message(client: WebClient, body: dict[str, Any], outcome: str) -> None:
+    """The message whose button was clicked loses its buttons and says what came of it."""
+    channel = (body.get("channel") or {}).get("id")
+    message = body.get("message") or {}
+    if not channel or not message.get("ts"):
+        return
+    blocks = views.decided_blocks(list(message.get("blocks") or []), outcome)
+    try:
+        client.chat_update(channel=channel, ts=message["ts"], text=outcome, blocks=blocks)
+    except Exception:
+        logger.exception("chat.update of a clicked message failed")

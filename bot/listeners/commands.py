@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import views
+from bot import unpublication, views
 from bot.listeners._common import (
     actor,
     core_of,
@@ -17,7 +17,6 @@ from bot.listeners._common import (
     logger,
     omis_of,
     open_loading,
-    post_request,
     refusal,
 )
 from bot.texts import t
@@ -46,7 +45,9 @@ def answer(
     verb: str,
     args: list[str],
 ) -> None:
-    form = (verb == "publish" and len(args) <= 1) or (verb == "modify" and len(args) == 1)
+    form = (verb == "publish" and len(args) <= 1) or (
+        verb in ("modify", "unpublish", "unpublish-product") and len(args) == 1
+    )
     opened: tuple[str, str] | None = None
     lang = "en"
     try:
@@ -57,8 +58,8 @@ def answer(
             open_publish(client, context, command, lang, opened, args[0] if args else None)
         elif opened is not None and verb == "modify":
             open_modify(client, context, command, lang, opened, args[0])
-        elif verb in ("unpublish", "unpublish-product") and len(args) == 1:
-            ask_unpublish(client, context, command, respond, lang, verb, args[0])
+        elif opened is not None:
+            open_unpublish(client, context, command, lang, opened, verb, args[0])
         elif verb == "versions" and len(args) == 1:
             table = services.versions_table(core_of(context), args[0], limit=views.MAX_TABLE_ROWS)
             respond(
@@ -142,24 +143,46 @@ def open_modify(
     client.views_update(view_id=opened[0], hash=opened[1], view=view)
 
 
-def ask_unpublish(
+def open_unpublish(
     client: WebClient,
     context: BoltContext,
     command: dict[str, Any],
-    respond: Respond,
     lang: str,
+    opened: tuple[str, str],
     verb: str,
     ref: str,
 ) -> None:
-    """Anyone may ask; a release manager decides."""
+    """Anyone may ask; a release manager decides. The form asks when: a date at least the
+    notice period away, or "now" for a release manager of a product without notice. Who the
+    user is (their release manager groups) is looked up here, after the modal is open, and
+    carried to the submission so that nothing slow stands before its answer."""
     core = core_of(context)
-    user = command["user_id"]
-    if verb == "unpublish":
-        request = services.request_unpublish(core, ref, requested_by=user)
-    else:
-        request = services.request_unpublish_product(core, ref, requested_by=user)
-    post_request(client, core, request, lang, command.get("channel_id"))
-    respond(
-        text=t(lang, "sent_for_approval", id=request.id, code=request.product_code),
-        response_type="ephemeral",
-    )
+    try:
+        if verb == "unpublish":
+            details = services.show_version(core, ref)
+            product, version = details.product, details.version
+            product.check_unpublishable(product.version(version.id))
+        else:
+            product, _ = services.new_form(core, ref)
+            version = None
+            product.check_unpublishable_product()
+        who = actor(context, client, command["user_id"])
+        meta = {
+            "mode": verb,
+            "product": product.code,
+            "version": version.id if version else None,
+            "groups": sorted(who.groups),
+            "channel": command.get("channel_id"),
+            "lang": lang,
+        }
+        view = unpublication.unpublish_form(
+            lang,
+            product,
+            version,
+            services.today(core),
+            allow_now=product.notice_days == 0 and product.is_release_manager(who),
+            meta=meta,
+        )
+    except UserError as refused:
+        view = views.refused(lang, str(refused))
+    client.views_update(view_id=opened[0], hash=opened[1], view=view)

@@ -1,5 +1,5 @@
-"""Modal submissions: the Version form, the product picker, the approval confirmation and the
-rejection reason.
+"""Modal submissions: the Version form, the product picker, the date of an unpublication, the
+approval confirmation and the rejection reason.
 
 Each is answered from the payload and the database: inline errors for what they can refuse,
 else a "working" view. What may wait on OUTSCALE (the OMI check, R2) or on Slack's Web API
@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import views
+from bot import unpublication, views
 from bot.listeners._common import (
     actor,
     core_of,
@@ -27,7 +27,8 @@ from bot.listeners._common import (
 from bot.texts import field_label, t
 from commands import services
 from commands.errors import CloudError, FormErrors, UserError
-from commands.model import RequestKind, RequestState, VersionForm
+from commands.model import Request, RequestKind, RequestState, Unpublication, VersionForm
+from commands.notifications import managers
 from commands.notifications.slack_text import mention
 
 FORM_BLOCKS = ("omi", *views.TEXT_FIELDS)
@@ -38,6 +39,7 @@ def register(app: App) -> None:
     app.view(views.PICK_CALLBACK)(on_pick_product)
     app.view(views.CONFIRM_CALLBACK)(on_confirm)
     app.view(views.REJECT_CALLBACK)(on_reject)
+    app.view(unpublication.UNPUBLISH_CALLBACK)(on_unpublish_when)
 
 
 def _errors(fields: dict[str, str], blocks: tuple[str, ...], fallback: str) -> dict[str, str]:
@@ -163,6 +165,55 @@ def save(
     tell(client, user, text, meta.get("channel"))
 
 
+def on_unpublish_when(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """The date (or "now") is checked and the request written before the answer, from the
+    database and the groups the form carries; the request message is posted after."""
+    meta = views.metadata(view)
+    lang = str(meta.get("lang") or "en")
+    user = body["user"]["id"]
+    core = core_of(context)
+    now, picked = unpublication.read_when(view)
+    groups = [str(g) for g in meta.get("groups") or []]
+    try:
+        if not now and not picked:
+            raise FormErrors({"date": t(lang, "date_needed")})
+        on = None if now else services.parse_date(picked)
+        if meta.get("mode") == "unpublish-product":
+            request = services.request_unpublish_product(
+                core, str(meta.get("product")), requested_by=user, on=on, groups=groups
+            )
+        else:
+            request = services.request_unpublish(
+                core, str(meta.get("version")), requested_by=user, on=on, groups=groups
+            )
+    except FormErrors as bad:
+        ack(response_action="errors", errors=_errors(bad.fields, ("date",), "date"))
+        return
+    except UserError as refused:
+        ack(response_action="errors", errors={"date": str(refused)})
+        return
+    except Exception:
+        logger.exception("unpublish form submission failed")
+        ack(response_action="errors", errors={"date": t(lang, "failed")})
+        return
+    sent = t(lang, "sent_for_approval", id=request.id, code=request.product_code)
+    ack(response_action="update", view=views.notice(lang, t(lang, "done_title"), sent))
+    channel = meta.get("channel")
+
+    def show() -> None:
+        try:
+            post_request(client, core, request, lang, channel)
+        except Exception:
+            logger.exception("the request could not be shown to the release managers")
+            tell(client, user, t(lang, "failed"), channel)
+            return
+        tell(client, user, sent, channel)
+
+    later(context, show)
+
+
 def on_pick_product(
     ack: Ack, view: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
@@ -211,6 +262,9 @@ def proceed(
         client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
         return
     request = decision.request
+    if decision.schedule is not None:
+        scheduled(client, view_id, lang, decision.schedule, request, user)
+        return
     if request.kind is RequestKind.PUBLISH:
         done = t(
             lang,
@@ -241,6 +295,41 @@ def proceed(
             user=mention(user),
             code=request.product_code,
         )
+    tell(client, request.requested_by, told)
+
+
+def scheduled(
+    client: WebClient,
+    view_id: str,
+    lang: str,
+    schedule: Unpublication,
+    request: Request,
+    user: str,
+) -> None:
+    """An approved unpublication on a date: the request message keeps a *Cancel* button."""
+    day = schedule.unpublish_on.isoformat()
+    what = (
+        t(lang, "what_product", code=request.product_code)
+        if schedule.whole_product
+        else t(lang, "what_version", id=schedule.version_id)
+    )
+    done = t(lang, "approved_schedule", id=request.id, what=what, date=day)
+    client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), done))
+    rlang = request_language(request)
+    settle(
+        client,
+        request,
+        t(rlang, "approved_by", user=mention(user)),
+        extra=managers.scheduled_blocks(rlang, schedule.id, day),
+    )
+    what = (
+        t(rlang, "what_product", code=request.product_code)
+        if schedule.whole_product
+        else t(rlang, "what_version", id=schedule.version_id)
+    )
+    told = t(
+        rlang, "told_approved_schedule", id=request.id, user=mention(user), what=what, date=day
+    )
     tell(client, request.requested_by, told)
 
 

@@ -6,7 +6,9 @@ Every method that enforces one of DESIGN.md's rules names it (R1–R9). The pack
 the seed's words; this module is their one public face."""
 
 from commands.model.approvals import Actor, Request, RequestKind, RequestState
+from commands.model.drift import Difference, DriftKind, Finding, Seen, compare
 from commands.model.product import Product
+from commands.model.schedules import Due, ScheduleState, Unpublication
 from commands.model.subscribers import Organization, Subscriber, Subscription
 from commands.model.versions import (
     ACCOUNT_ID,
@@ -15,6 +17,7 @@ from commands.model.versions import (
     OMI_ID,
     PRODUCT_CODE,
     VERSION_ID,
+    VERSION_TAG,
     Omi,
     Pricing,
     Status,
@@ -35,7 +38,12 @@ __all__ = [
     "OMI_ID",
     "PRODUCT_CODE",
     "VERSION_ID",
+    "VERSION_TAG",
     "Actor",
+    "Difference",
+    "DriftKind",
+    "Due",
+    "Finding",
     "Job",
     "JobState",
     "Omi",
@@ -47,13 +55,17 @@ __all__ = [
     "Request",
     "RequestKind",
     "RequestState",
+    "ScheduleState",
+    "Seen",
     "Status",
     "Subscriber",
     "Subscription",
+    "Unpublication",
     "Version",
     "VersionForm",
     "check_account_id",
     "check_product_code",
+    "compare",
     "new_version_id",
     "now",
     "typed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from commands.errors import NotAllowed, UserError
@@ -54,6 +54,8 @@ class Request:
     kind: RequestKind
     product_code: str
     version_id: str | None
+    # An unpublication on this date rather than at once.
+    unpublish_on: date | None
     form: dict[str, object]
     requested_by: str
     state: RequestState
@@ -72,10 +74,12 @@ class Request:
         at: datetime,
         version_id: str | None = None,
         form: VersionForm | None = None,
+        unpublish_on: date | None = None,
     ) -> None:
         self.kind = kind
         self.product_code = product_code
         self.version_id = version_id
+        self.unpublish_on = unpublish_on
         self.form = form.as_dict() if form else {}
         self.requested_by = requested_by
         self.state = RequestState.PENDING

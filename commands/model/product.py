@@ -4,9 +4,9 @@ approves (the release managers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from commands.errors import FormErrors, NotAllowed, NotFound, RuleBroken, UserError
@@ -25,6 +25,11 @@ from commands.model.versions import (
 if TYPE_CHECKING:
     from commands.model.approvals import Actor
 
+DEFAULT_NOTICE_DAYS = 30
+DEFAULT_REMINDER_DAYS = (7, 1)
+MAX_NOTICE_DAYS = 365
+MAX_SCHEDULE_DAYS = 730
+
 
 class Product:
     """An OMI product and its Versions table."""
@@ -38,6 +43,14 @@ class Product:
     release_managers: list[str]
     release_manager_group: str | None
     approval_channel: str | None
+    # How many days in advance subscribers are told of an unpublication; 0 lets a release
+    # manager unpublish at once.
+    notice_days: int
+    # Reminders, in days before the date of a scheduled unpublication.
+    reminder_days: list[int]
+    # Retention: publishing beyond this many published versions proposes to unpublish the
+    # oldest ones (None: keep them all).
+    keep_published: int | None
     versions: list[Version]
 
     def __init__(
@@ -51,6 +64,9 @@ class Product:
         release_managers: Iterable[str] = (),
         release_manager_group: str | None = None,
         approval_channel: str | None = None,
+        notice_days: int = DEFAULT_NOTICE_DAYS,
+        reminder_days: Sequence[int] = DEFAULT_REMINDER_DAYS,
+        keep_published: int | None = None,
     ) -> None:
         self.code = check_product_code(code)
         if not typed(name).strip():
@@ -63,7 +79,26 @@ class Product:
         self.release_managers = list(release_managers)
         self.release_manager_group = release_manager_group
         self.approval_channel = approval_channel
+        self.notice_days = DEFAULT_NOTICE_DAYS
+        self.reminder_days = list(DEFAULT_REMINDER_DAYS)
+        self.keep_published = None
+        self.set_schedule(notice_days, reminder_days, keep_published)
         self.versions = []
+
+    def set_schedule(
+        self, notice_days: int, reminder_days: Sequence[int], keep_published: int | None
+    ) -> None:
+        """The product's notice period, reminder cadence and retention, checked together."""
+        if not 0 <= notice_days <= MAX_NOTICE_DAYS:
+            raise UserError(f"The notice period is 0 to {MAX_NOTICE_DAYS} days, not {notice_days}.")
+        days = sorted(set(reminder_days), reverse=True)
+        if any(not 1 <= d <= MAX_NOTICE_DAYS for d in days):
+            raise UserError(f"Reminders are sent 1 to {MAX_NOTICE_DAYS} days before the date.")
+        if keep_published is not None and keep_published < 1:
+            raise UserError("keep_published is at least 1 (or unset to keep every version).")
+        self.notice_days = notice_days
+        self.reminder_days = days
+        self.keep_published = keep_published
 
     # R1 -- the Versions table
     def versions_table(self) -> list[Version]:
@@ -210,6 +245,8 @@ class Product:
 
     # R7, R8 -- unpublish one version
     def check_unpublishable(self, version: Version) -> None:
+        if version.status is Status.BROKEN:
+            return  # no copy to delete, and it counts for nobody (R7 is about published ones)
         if version.status is not Status.PUBLISHED:
             raise RuleBroken(
                 "R8",
@@ -242,11 +279,54 @@ class Product:
         return published
 
     def unpublish_all(self, at: datetime) -> list[Version]:
-        published = self.check_unpublishable_product()
-        for v in published:
+        gone = self.check_unpublishable_product()
+        gone += [v for v in self.versions if v.status is Status.BROKEN]
+        for v in gone:
             v.unpublished(at)
         self.modified_at = at
-        return published
+        return gone
+
+    # the notice of an unpublication
+    def earliest_unpublish_date(self, today: date) -> date:
+        return today + timedelta(days=max(self.notice_days, 1))
+
+    def check_unpublish_date(self, on: date | None, today: date, *, release_manager: bool) -> None:
+        """`on` None is "now": only with no notice period, and only for a release manager.
+        A date is at least the notice period away, and at least tomorrow."""
+        earliest = self.earliest_unpublish_date(today)
+        if on is None:
+            if self.notice_days > 0:
+                raise RuleBroken(
+                    "notice",
+                    f"Product {self.code} gives its subscribers {self.notice_days} days' notice "
+                    f"of an unpublication: pick a date on or after {earliest.isoformat()}.",
+                )
+            if not release_manager:
+                raise NotAllowed(
+                    f"Only a release manager of product {self.code} can unpublish at once; "
+                    "pick a date instead."
+                )
+            return
+        if on < earliest:
+            raise RuleBroken(
+                "notice",
+                f"{on.isoformat()} is too soon: product {self.code} gives its subscribers "
+                f"{self.notice_days} days' notice, so the earliest date is {earliest.isoformat()}.",
+            )
+        if on > today + timedelta(days=MAX_SCHEDULE_DAYS):
+            raise UserError(
+                f"An unpublication is scheduled {MAX_SCHEDULE_DAYS} days ahead at most."
+            )
+
+    # retention
+    def beyond_retention(self) -> list[Version]:
+        """The oldest published versions beyond `keep_published`, oldest first."""
+        if self.keep_published is None:
+            return []
+        published = sorted(
+            self.published_versions(), key=lambda v: (v.published_at or v.created_at, v.id)
+        )
+        return published[: max(0, len(published) - self.keep_published)]
 
     # who may change a published version and decide requests
     def is_release_manager(self, actor: Actor) -> bool:

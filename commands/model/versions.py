@@ -35,6 +35,9 @@ class Status(StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"  # the copy could not be made; nothing was announced
     UNPUBLISHED = "unpublished"
+    # Published, but its OMI copy is gone from the cloud and cannot be made again (its source
+    # OMI is gone too): no subscriber can launch it any more.
+    BROKEN = "broken"
 
 
 PRODUCT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -52,6 +55,9 @@ LIMITS = {
     "instructions": 3000,
 }
 MAX_SOFTWARE_BASE = 30
+
+# The tag each OMI copy carries: which version it is the copy of.
+VERSION_TAG = "omi-bot:version-id"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -274,6 +280,11 @@ class Version:
 
     def failed(self, reason: str, at: datetime) -> None:
         self.status = Status.FAILED
+        self.failure = reason[:1000]
+        self.modified_at = at
+
+    def broken(self, reason: str, at: datetime) -> None:
+        self.status = Status.BROKEN
         self.failure = reason[:1000]
         self.modified_at = at
 

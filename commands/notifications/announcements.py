@@ -84,6 +84,25 @@ TEXTS: dict[str, dict[str, str]] = {
         "last_available": "The last available version is now *{sv}* (`{id}`).",
         "none_left": "No version of {name} is available any more.",
         "date": "OUTSCALE Marketplace · {date}",
+        "scheduled_header": "{name}: unpublication on {date}",
+        "reminder_header": "Reminder: {name} unpublication on {date}",
+        "cancelled_header": "{name}: unpublication cancelled",
+        "will_version": "Version *{sv}* of *{name}* (product code `{code}`) will be unpublished "
+        "on *{date}*.",
+        "will_product": "*{name}* (product code `{code}`) will be unpublished on *{date}*, with "
+        "all its versions.",
+        "will_fallback": "{name} (product code {code}): unpublication on {date}.",
+        "days_left": "Reminder, {days} day(s) left.",
+        "will_delete": "On that date the OMI copy will be deleted from the OUTSCALE Cloud: no new "
+        "VM can be launched from it. VMs already running keep running.",
+        "replaced_by": "It is replaced by the last available version, *{sv}* (`{id}`).",
+        "none_after": "No other version of {name} will remain available.",
+        "cancelled_version": "The unpublication of version *{sv}* of *{name}* (product code "
+        "`{code}`) announced for {date} is cancelled: the version stays published.",
+        "cancelled_product": "The unpublication of *{name}* (product code `{code}`) announced "
+        "for {date} is cancelled: its versions stay published.",
+        "cancelled_fallback": "{name} (product code {code}): the unpublication of {date} is "
+        "cancelled.",
     },
     "fr": {
         "published_header": "Nouvelle version de {name}",
@@ -121,8 +140,31 @@ TEXTS: dict[str, dict[str, str]] = {
         "last_available": "La dernière version disponible est désormais *{sv}* (`{id}`).",
         "none_left": "Plus aucune version de {name} n'est disponible.",
         "date": "OUTSCALE Marketplace · {date}",
+        "scheduled_header": "{name} : dépublication le {date}",
+        "reminder_header": "Rappel : dépublication de {name} le {date}",
+        "cancelled_header": "{name} : dépublication annulée",
+        "will_version": "La version *{sv}* de *{name}* (code produit `{code}`) sera dépubliée "
+        "le *{date}*.",
+        "will_product": "*{name}* (code produit `{code}`) sera dépublié le *{date}*, avec toutes "
+        "ses versions.",
+        "will_fallback": "{name} (code produit {code}) : dépublication le {date}.",
+        "days_left": "Rappel : plus que {days} jour(s).",
+        "will_delete": "À cette date, la copie de l'OMI sera supprimée du Cloud OUTSCALE : "
+        "aucune nouvelle VM ne pourra en être lancée. Les VM déjà lancées continuent de "
+        "fonctionner.",
+        "replaced_by": "Elle est remplacée par la dernière version disponible, *{sv}* (`{id}`).",
+        "none_after": "Plus aucune autre version de {name} ne restera disponible.",
+        "cancelled_version": "La dépublication de la version *{sv}* de *{name}* (code produit "
+        "`{code}`) annoncée pour le {date} est annulée : la version reste publiée.",
+        "cancelled_product": "La dépublication de *{name}* (code produit `{code}`) annoncée pour "
+        "le {date} est annulée : ses versions restent publiées.",
+        "cancelled_fallback": "{name} (code produit {code}) : la dépublication du {date} est "
+        "annulée.",
     },
 }
+
+
+SCHEDULE_EVENTS = ("unpublication_scheduled", "unpublication_reminder", "unpublication_cancelled")
 
 
 @dataclass(frozen=True)
@@ -228,6 +270,37 @@ def render_announcement(payload: Mapping[str, Any], language: str | None) -> Ren
             remaining = t["none_left"].format(name=name)
         remaining = clip_mrkdwn(remaining, 3000)
         blocks.append(SectionBlock(text=MarkdownTextObject(text=remaining)))
+    elif event in SCHEDULE_EVENTS:
+        day = _date(payload.get("unpublish_on"), lang)
+        whole = bool(payload.get("whole_product"))
+        facts = {"sv": sv, "name": name, "code": code, "date": day}
+        if event == "unpublication_cancelled":
+            header(t["cancelled_header"].replace("{date}", day))
+            text = t["cancelled_fallback"].format(**facts)
+            lead = t["cancelled_product" if whole else "cancelled_version"].format(**facts)
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=clip_mrkdwn(lead, 3000))))
+        else:
+            key = "reminder_header" if event == "unpublication_reminder" else "scheduled_header"
+            header(t[key].replace("{date}", day))
+            text = t["will_fallback"].format(**facts)
+            lead = t["will_product" if whole else "will_version"].format(**facts)
+            if event == "unpublication_reminder" and payload.get("days_left") is not None:
+                lead = t["days_left"].format(days=payload["days_left"]) + " " + lead
+            blocks.append(
+                SectionBlock(
+                    text=MarkdownTextObject(text=clip_mrkdwn(lead, 3000)),
+                    fields=None if whole else fields(first) or None,
+                )
+            )
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=t["will_delete"])))
+            last = payload.get("last_available")
+            if isinstance(last, Mapping) and last.get("id"):
+                after = t["replaced_by"].format(
+                    sv=mrkdwn(last.get("software_version") or last["id"]), id=mrkdwn(last["id"])
+                )
+            else:
+                after = t["none_after"].format(name=name)
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=clip_mrkdwn(after, 3000))))
     else:
         raise ValueError(f"unknown announcement {event!r}")
     when = _date(payload.get("date"), lang)

@@ -49,6 +49,10 @@ class Event(StrEnum):
     VERSION_PUBLISHED = "version_published"
     VERSION_UNPUBLISHED = "version_unpublished"
     PRODUCT_UNPUBLISHED = "product_unpublished"
+    # A scheduled unpublication: announced at approval, reminded before the date, cancelled.
+    UNPUBLICATION_SCHEDULED = "unpublication_scheduled"
+    UNPUBLICATION_REMINDER = "unpublication_reminder"
+    UNPUBLICATION_CANCELLED = "unpublication_cancelled"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ class MailFacts:
     versions: tuple[VersionFacts, ...]  # one for version events, all for product_unpublished
     last_available: VersionFacts | None  # after the event (None when nothing is left)
     instructions: str = ""  # instructions for use, for the publish mail
+    # Scheduled unpublications: the whole product or one version, and for a reminder the days
+    # left before the date (the versions' date is the scheduled date).
+    whole_product: bool = False
+    days_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,8 @@ def render(facts: MailFacts, language: str) -> RenderedMail:
         "version": versions[0],
         "last_available": last,
         "instructions": facts.instructions.strip(),
+        "whole_product": facts.whole_product,
+        "days_left": facts.days_left,
         "event_date": fmt_date(event_date),
         "fmt_date": fmt_date,
     }

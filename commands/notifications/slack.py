@@ -44,8 +44,19 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ANNOUNCEMENTS = frozenset({"version_published", "version_unpublished", "product_unpublished"})
+ANNOUNCEMENTS = frozenset(
+    {
+        "version_published",
+        "version_unpublished",
+        "product_unpublished",
+        "unpublication_scheduled",
+        "unpublication_reminder",
+        "unpublication_cancelled",
+    }
+)
 PROGRESS_PREFIX = "progress_"
+# Messages to release managers (commands/notifications/managers.py), posted as written.
+MANAGERS_PREFIX = "managers_"
 CHANNEL_INTERVAL = timedelta(seconds=1)
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -199,7 +210,7 @@ class _Delivery:
                 metadata={"event_type": "omi_bot_notice", "event_payload": {"key": self.item.key}},
             )
             return {}
-        if self.item.event.startswith(PROGRESS_PREFIX):
+        if self.item.event.startswith((PROGRESS_PREFIX, MANAGERS_PREFIX)):
             return self.progress(payload)
         raise _Failed(f"unknown Slack notice {self.item.event!r}")
 
@@ -215,6 +226,10 @@ class _Delivery:
             answer = self.call(self.item.recipient, self.client.chat_postMessage, **args)
             # The thread post is recorded before the DM, so retrying the DM never repeats it.
             self.checkpoint({"posted_ts": str(answer.get("ts") or "posted")})
+            if payload.get("request_id") and answer.get("ts"):
+                self.remember_request_message(
+                    int(payload["request_id"]), str(answer.get("channel") or ""), answer["ts"]
+                )
         user = str(payload.get("notify_user") or "")
         if user:
             opened = self.call("", self.client.conversations_open, users=user)
@@ -226,6 +241,25 @@ class _Delivery:
                 dm_args["blocks"] = blocks
             self.call(dm, self.client.chat_postMessage, **dm_args)
         return {}
+
+    def remember_request_message(self, request_id: int, channel: str, ts: str) -> None:
+        """A request posted by the worker (a retention proposal) is updated in place once
+        decided, like one posted by the bot: its message joins the request's surface."""
+        with self.core.uow() as uow:
+            request = uow.requests.get(request_id, lock=True)
+            if request is None:
+                return
+            surface = dict(request.surface or {})
+            messages = [*surface.get("messages", []), [channel or self.item.recipient, ts]]
+            surface.update(
+                messages=messages,
+                lang=surface.get("lang") or self.item.language,
+                blocks=self.item.payload.get("blocks") or [],
+            )
+            surface.setdefault("channel", messages[0][0])
+            surface.setdefault("ts", messages[0][1])
+            request.surface = surface
+            uow.commit()
 
     def checkpoint(self, merge: Mapping[str, Any]) -> None:
         payload = {**self.item.payload, **merge}

@@ -50,8 +50,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_POST(self) -> None:
-        if self.path.split("?", 1)[0] == "/_sandbox/knobs":
+        route = self.path.split("?", 1)[0]
+        if route == "/_sandbox/knobs":
             self._knobs()
+        elif route == "/_sandbox/images":
+            self._edit_image()
         else:
             self._api()
 
@@ -94,6 +97,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": str(exc)})
             return
         self._send(200, self.server.sandbox.knobs())
+
+    def _edit_image(self) -> None:
+        body = self._body()
+        if not self._loopback_only():
+            return
+        try:
+            changes = json.loads(body or b"{}")
+            if isinstance(changes, dict) and isinstance(changes.get("add"), dict):
+                image: dict[str, Any] | None = self.server.sandbox.add_image(changes["add"])
+            elif isinstance(changes, dict) and isinstance(changes.get("image_id"), str):
+                image = self.server.sandbox.edit_image(changes.pop("image_id"), **changes)
+            else:
+                raise ValueError('the body must be a JSON object with an "image_id", or "add"')
+        except (ValueError, TypeError) as exc:
+            self._send(400, {"error": str(exc)})
+            return
+        self._send(200, image if image is not None else {"deleted": True})
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode("utf-8")

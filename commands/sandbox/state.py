@@ -53,9 +53,10 @@ from commands.sandbox.cloud import (
     now,
 )
 from commands.sandbox.demo import DEMO_ACCOUNTS, DEMO_IMAGES
+from commands.sandbox.owner import OwnerEdits
 
 
-class Sandbox(ImageActions):
+class Sandbox(ImageActions, OwnerEdits):
     """The in-memory cloud: accounts, OMIs, test knobs. Thread-safe.
 
     Knobs (also settable over HTTP at ``POST /_sandbox/knobs``):
@@ -68,6 +69,9 @@ class Sandbox(ImageActions):
       until released, either before the action runs (``"before"``: it has no effect yet) or
       after it ran but before the answer is sent (``"after"``: effect done, answer lost if the
       client dies); ``wait_held(action)`` waits until one is blocked.
+
+    Owner edits (``edit_image``, also ``POST /_sandbox/images``): change an image as its owner
+    would by hand, to stage drift (see ``commands.sandbox.owner``).
 
     Introspection: ``calls`` (``(account_id, action, params)`` of every authenticated call),
     ``images`` (dict by id of owner views), ``image(id)``, ``calls_to(action)``.

@@ -3,7 +3,9 @@ unpublication asked for, then approved or rejected."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 
 from commands.bootstrap import Core
 from commands.errors import FormErrors, NotFound, UserError
@@ -14,12 +16,15 @@ from commands.model import (
     Request,
     RequestKind,
     RequestState,
+    Unpublication,
     Version,
     VersionForm,
     typed,
 )
+from commands.retention import RETENTION
 from commands.services.products import find_omi, get_product, get_version
 from commands.services.publication import check_publication, start_publication
+from commands.services.schedules import check_schedulable, schedule_in, targets, today
 from commands.services.unpublication import unpublish_one, unpublish_whole
 from storage.uow import UnitOfWork
 
@@ -52,32 +57,64 @@ def request_publication(
         return request
 
 
-def request_unpublish(core: Core, version_id: str, *, requested_by: str) -> Request:
+def request_unpublish(
+    core: Core,
+    version_id: str,
+    *,
+    requested_by: str,
+    on: date | None = None,
+    groups: Iterable[str] = (),
+) -> Request:
+    """Asks to unpublish a version at once (`on` None: only without a notice period, and only
+    a release manager may ask) or on a date at least the notice period away."""
     with core.uow() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code)
-        product.check_unpublishable(product.version(version.id))
+        version = product.version(version.id)
+        product.check_unpublishable(version)  # R7 and R8 first: they refuse any date
+        product.check_unpublish_date(
+            on,
+            today(core),
+            release_manager=product.is_release_manager(Actor.slack_user(requested_by, groups)),
+        )
+        check_schedulable(uow, product, version, on)
         request = Request(
             kind=RequestKind.UNPUBLISH,
             product_code=product.code,
             version_id=version.id,
             requested_by=requested_by,
             at=core.clock(),
+            unpublish_on=on,
         )
         uow.requests.add(request)
         uow.commit()
         return request
 
 
-def request_unpublish_product(core: Core, product_code: str, *, requested_by: str) -> Request:
+def request_unpublish_product(
+    core: Core,
+    product_code: str,
+    *,
+    requested_by: str,
+    on: date | None = None,
+    groups: Iterable[str] = (),
+) -> Request:
+    """Asks to unpublish every version of a product (R9), at once or on a date."""
     with core.uow() as uow:
         product = get_product(uow, product_code)
         product.check_unpublishable_product()
+        product.check_unpublish_date(
+            on,
+            today(core),
+            release_manager=product.is_release_manager(Actor.slack_user(requested_by, groups)),
+        )
+        check_schedulable(uow, product, None, on)
         request = Request(
             kind=RequestKind.UNPUBLISH_PRODUCT,
             product_code=product.code,
             requested_by=requested_by,
             at=core.clock(),
+            unpublish_on=on,
         )
         uow.requests.add(request)
         uow.commit()
@@ -131,6 +168,7 @@ def requests_of(core: Core, user_id: str, limit: int = 10) -> list[Request]:
 class Decision:
     request: Request
     versions: list[Version]
+    schedule: Unpublication | None = None  # an unpublication on a date
 
 
 def approve(core: Core, request_id: int, *, by: Actor) -> Decision:
@@ -148,7 +186,7 @@ def approve(core: Core, request_id: int, *, by: Actor) -> Decision:
         product = get_product(uow, request.product_code, lock=True)
         request.check_decidable(product, by)
         try:
-            versions = _carry_out(uow, core, product, request, omi, by.id)
+            versions, schedule = _carry_out(uow, core, product, request, omi, by.id)
         except UserError as refused:
             # The rules changed since the request (another version was unpublished, the OMI
             # was used...): the request can never pass; say so on it and keep nothing else.
@@ -159,7 +197,7 @@ def approve(core: Core, request_id: int, *, by: Actor) -> Decision:
             raise
         request.decide(RequestState.APPROVED, by.id, core.clock())
         uow.commit()
-        return Decision(request, versions)
+        return Decision(request, versions, schedule)
 
 
 def _locked_request(uow: UnitOfWork, request_id: int) -> Request:
@@ -171,7 +209,7 @@ def _locked_request(uow: UnitOfWork, request_id: int) -> Request:
 
 def _carry_out(
     uow: UnitOfWork, core: Core, product: Product, request: Request, omi: Omi | None, by: str
-) -> list[Version]:
+) -> tuple[list[Version], Unpublication | None]:
     if request.kind is RequestKind.PUBLISH:
         version = product.publish(
             request.version_form(),
@@ -182,13 +220,29 @@ def _carry_out(
         )
         start_publication(uow, version)
         request.version_id = version.id
-        return [version]
-    if request.kind is RequestKind.UNPUBLISH:
-        assert request.version_id is not None
-        version = product.version(request.version_id)
+        return [version], None
+    # The notice is counted from now, when subscribers are told: a date that was far enough
+    # when asked may no longer be. A retention proposal is for the earliest date its notice
+    # allows, so it moves with the approval. The approver is a release manager.
+    if request.requested_by == RETENTION and request.unpublish_on is not None:
+        request.unpublish_on = max(
+            request.unpublish_on, product.earliest_unpublish_date(today(core))
+        )
+    product.check_unpublish_date(request.unpublish_on, today(core), release_manager=True)
+    version = (
+        product.version(request.version_id)
+        if request.kind is RequestKind.UNPUBLISH and request.version_id
+        else None
+    )
+    if request.unpublish_on is not None:
+        schedule = schedule_in(
+            uow, core, product, version, request.unpublish_on, by=by, request_id=request.id
+        )
+        return targets(product, schedule), schedule
+    if version is not None:
         unpublish_one(uow, product, version, core)
-        return [version]
-    return unpublish_whole(uow, product, core)
+        return [version], None
+    return unpublish_whole(uow, product, core), None
 
 
 def check_reason(reason: str) -> str:

@@ -13,6 +13,8 @@ from commands.model import (
     Omi,
     Pricing,
     Product,
+    Status,
+    Unpublication,
     Version,
     VersionForm,
     check_account_id,
@@ -20,6 +22,13 @@ from commands.model import (
     typed,
 )
 from storage.uow import UnitOfWork
+
+
+class Unset:
+    """Stands for an option not given (None means "no retention")."""
+
+
+UNSET = Unset()
 
 
 def get_product(uow: UnitOfWork, code: str, *, lock: bool = False) -> Product:
@@ -55,12 +64,32 @@ def list_products(core: Core) -> list[ProductLine]:
 
 @dataclass(frozen=True)
 class VersionsTable:
-    """R1: a product's versions with the product code shown beside them."""
+    """R1: a product's versions with the product code shown beside them, and the scheduled
+    unpublication of each published one."""
 
     product: Product
     rows: list[Version]
     total: int
     last_available: Version | None
+    schedules: dict[str, Unpublication] = field(default_factory=dict)
+
+    def schedule_of(self, version: Version) -> Unpublication | None:
+        return self.schedules.get(version.id)
+
+
+def scheduled(
+    versions: Sequence[Version], active: Sequence[Unpublication]
+) -> dict[str, Unpublication]:
+    """Each published version's schedule: its own, else its product's (the earlier wins)."""
+    found: dict[str, Unpublication] = {}
+    whole = [s for s in active if s.whole_product]
+    for v in versions:
+        if v.status not in (Status.PUBLISHED, Status.BROKEN):
+            continue
+        mine = [s for s in active if s.version_id == v.id] + whole
+        if mine:
+            found[v.id] = min(mine, key=lambda s: (s.due_at, s.id))
+    return found
 
 
 def versions_table(
@@ -70,11 +99,13 @@ def versions_table(
         product = uow.products.get(product_code, versions=False)
         if product is None:
             raise NotFound(f"There is no product with product code {product_code!r}.")
+        rows = uow.versions.table(product_code, limit=limit, offset=offset)
         return VersionsTable(
             product,
-            uow.versions.table(product_code, limit=limit, offset=offset),
+            rows,
             uow.versions.count(product_code),
             uow.versions.last_available(product_code),
+            scheduled(rows, uow.schedules.active(product_code)),
         )
 
 
@@ -85,6 +116,7 @@ class VersionDetails:
     jobs: list[Job]
     mails: dict[str, int] = field(default_factory=dict)
     posts: dict[str, int] = field(default_factory=dict)
+    schedule: Unpublication | None = None
 
 
 def show_version(core: Core, version_id: str) -> VersionDetails:
@@ -97,6 +129,7 @@ def show_version(core: Core, version_id: str) -> VersionDetails:
             jobs=uow.jobs.for_version(version.id),
             mails=uow.outbox.counts(version.id, "email"),
             posts=uow.outbox.counts(version.id, "slack"),
+            schedule=scheduled([version], uow.schedules.active(product.code)).get(version.id),
         )
 
 
@@ -139,8 +172,12 @@ def save_product(
     release_managers: Sequence[str] = (),
     release_manager_group: str | None = None,
     approval_channel: str | None = None,
+    notice_days: int | None = None,
+    reminder_days: Sequence[int] | None = None,
+    keep_published: int | Unset | None = UNSET,
 ) -> tuple[Product, bool]:
-    """Adds a product or updates its description. Returns (product, created)."""
+    """Adds a product or updates its description. Returns (product, created). The notice
+    period, reminders and retention keep their values (or defaults) unless given."""
     check_product_code(code)
     check_account_id(seller_account_id)
     try:
@@ -162,6 +199,7 @@ def save_product(
                 release_manager_group=release_manager_group,
                 approval_channel=approval_channel,
             )
+            _settings(product, notice_days, reminder_days, keep_published)
             uow.products.add(product)
         else:
             if product.seller_account_id != seller_account_id and product.versions:
@@ -177,5 +215,35 @@ def save_product(
             product.release_managers = list(release_managers)
             product.release_manager_group = release_manager_group
             product.approval_channel = approval_channel
+            _settings(product, notice_days, reminder_days, keep_published)
         uow.commit()
         return product, created
+
+
+def _settings(
+    product: Product,
+    notice_days: int | None,
+    reminder_days: Sequence[int] | None,
+    keep_published: int | Unset | None,
+) -> None:
+    product.set_schedule(
+        product.notice_days if notice_days is None else notice_days,
+        product.reminder_days if reminder_days is None else reminder_days,
+        product.keep_published if isinstance(keep_published, Unset) else keep_published,
+    )
+
+
+def set_product(
+    core: Core,
+    code: str,
+    *,
+    notice_days: int | None = None,
+    reminder_days: Sequence[int] | None = None,
+    keep_published: int | Unset | None = UNSET,
+) -> Product:
+    """Changes a product's notice period, reminder cadence or retention; the rest stays."""
+    with core.uow() as uow:
+        product = get_product(uow, code, lock=True)
+        _settings(product, notice_days, reminder_days, keep_published)
+        uow.commit()
+        return product

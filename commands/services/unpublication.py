@@ -1,5 +1,6 @@
-"""Unpublishing a version (R7, R8) and a whole product (R9): the state changes at once, the
-copies are deleted by the worker, and the notices follow the deletions."""
+"""Unpublishing a version (R7, R8) and a whole product (R9) at once (on a date: schedules.py;
+at once only for products without a notice period): the state changes at once, the copies are
+deleted by the worker, and the notices follow the deletions."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from commands.model import (
 )
 from commands.pipeline import delete_copy_job
 from commands.services.products import get_product, get_version
+from commands.services.schedules import close_schedules, today
 from storage.uow import UnitOfWork
 
 
@@ -44,23 +46,28 @@ def unpublish_one(uow: UnitOfWork, product: Product, version: Version, core: Cor
     at = core.clock()
     product.unpublish(version, at)
     _delete_copies(uow, product, [version], at, whole_product=False)
+    close_schedules(uow, product, [version])
 
 
 def unpublish_whole(uow: UnitOfWork, product: Product, core: Core) -> list[Version]:
     at = core.clock()
     gone = product.unpublish_all(at)
     _delete_copies(uow, product, gone, at, whole_product=True)
+    close_schedules(uow, product, gone)
     return gone
 
 
 def unpublish(core: Core, version_id: str, *, by: Actor) -> Version:
-    """R7, R8: a release manager unpublishes the version at once (Slack users ask instead);
-    its OMI copy is deleted by the worker."""
+    """R7, R8: a release manager (or the CLI's operator) unpublishes the version at once, on a
+    product without a notice period (Slack users ask instead); its OMI copy is deleted by the
+    worker."""
     with core.uow() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code, lock=True)
         product.check_release_manager(by, "unpublish its versions")
         version = product.version(version.id)
+        product.check_unpublishable(version)  # R7 first: it refuses whatever the date
+        product.check_unpublish_date(None, today(core), release_manager=True)
         unpublish_one(uow, product, version, core)
         uow.commit()
         return version
@@ -71,6 +78,8 @@ def unpublish_product(core: Core, product_code: str, *, by: Actor) -> list[Versi
     with core.uow() as uow:
         product = get_product(uow, product_code, lock=True)
         product.check_release_manager(by, "unpublish it")
+        product.check_unpublishable_product()
+        product.check_unpublish_date(None, today(core), release_manager=True)
         gone = unpublish_whole(uow, product, core)
         uow.commit()
         return gone

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot import views
+from bot import unpublication, views
 from tests.conftest import OMI_1
 from tests.slackfake import Call, FakeSlackAPI
 from tests.slackfake.signing import SlackClient
@@ -136,3 +136,55 @@ def ephemeral_to(fake: FakeSlackAPI, user: str, count: int = 1) -> list[str]:
     return [
         c.params["text"] for c in fake.calls_to("chat.postEphemeral") if c.params["user"] == user
     ]
+
+
+def when_state(*, now: bool = False, day: str = "") -> dict[str, Any]:
+    """The date form's values: "now" picked, and/or a date."""
+    values: dict[str, Any] = {"date": {unpublication.DATE_ACTION: {"type": "datepicker"}}}
+    if day:
+        values["date"][unpublication.DATE_ACTION]["selected_date"] = day
+    if now:
+        values["when"] = {
+            unpublication.WHEN_ACTION: {
+                "type": "radio_buttons",
+                "selected_option": {"value": "now", "text": {"type": "plain_text", "text": "Now"}},
+            }
+        }
+    return values
+
+
+def ask_unpublish(
+    slack: SlackClient, fake: FakeSlackAPI, text: str, user: str, **when: Any
+) -> dict[str, Any]:
+    """`/omi unpublish …`, then the date form submitted; returns the submission's answer
+    (inline errors, or the modal updated to say the request was sent)."""
+    form = open_form(slack, fake, text, user=user)
+    assert form["callback_id"] == unpublication.UNPUBLISH_CALLBACK, form
+    response = slack.view_submission(
+        {
+            "id": form.get("id") or "VSUBMITTED",
+            "callback_id": form["callback_id"],
+            "private_metadata": form["private_metadata"],
+        },
+        user_id=user,
+        state_values=when_state(**when),
+    )
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def sent(answer: dict[str, Any]) -> bool:
+    return answer.get("response_action") == "update" and "sent to the release managers" in texts(
+        answer["view"]
+    )
+
+
+def posted_request(fake: FakeSlackAPI, count: int = 1) -> tuple[int, dict[str, Any]]:
+    """The latest request message in the approval channel, once `count` are there."""
+    deadline = time.monotonic() + 15
+    while len(approval_posts(fake)) < count and time.monotonic() < deadline:
+        fake.wait_for("chat.postMessage", len(fake.calls_to("chat.postMessage")) + 1, timeout=15)
+    params = approval_posts(fake)[-1].params
+    actions = next(b for b in params["blocks"] if b["type"] == "actions")
+    return int(actions["elements"][0]["value"]), params

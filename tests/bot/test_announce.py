@@ -11,6 +11,7 @@ import pytest
 
 from commands.bootstrap import Core
 from commands.model import OutboxItem, OutboxState
+from commands.notifications import managers
 from commands.notifications.announcements import render_announcement
 from commands.notifications.slack import (
     Pacer,
@@ -144,6 +145,50 @@ def test_unpublish_texts_say_the_copy_is_deleted_and_what_is_left() -> None:
     assert fr.text == "Nginx on Debian (code produit 0001) est dépublié."
     assert "Les VM déjà lancées continuent de fonctionner" in str(fr.blocks)
     assert "Plus aucune version de Nginx on Debian n'est disponible." in str(fr.blocks)
+
+
+def test_scheduled_unpublication_announcements_say_the_date_and_the_replacement() -> None:
+    facts = {
+        **published_facts(),
+        "event": "unpublication_scheduled",
+        "last_available": {"id": "ver-bbbbbbbbbb", "software_version": "1.27"},
+        "unpublish_on": "2027-01-04T00:00:00+00:00",
+        "whole_product": False,
+        "days_left": None,
+    }
+    en = render_announcement(facts, "en")
+    body = str(en.blocks)
+    assert en.text == "Nginx on Debian (product code 0001): unpublication on 4 January 2027."
+    assert "will be unpublished on *4 January 2027*" in body
+    assert "VMs already running keep running" in body
+    assert "replaced by the last available version, *1.27*" in body
+    reminder = render_announcement(
+        {**facts, "event": "unpublication_reminder", "days_left": 1}, "fr"
+    )
+    assert "Rappel : plus que 1 jour(s)." in str(reminder.blocks)
+    assert "sera dépubliée le *4 janvier 2027*" in str(reminder.blocks)
+    cancelled = render_announcement(
+        {**facts, "event": "unpublication_cancelled", "whole_product": True}, "en"
+    )
+    assert "announced for 4 January 2027 is cancelled: its versions stay published" in str(
+        cancelled.blocks
+    )
+
+
+def test_messages_to_release_managers_are_posted_as_written(
+    core: Core, product: str, fake_slack: FakeSlackAPI, client: Any
+) -> None:
+    with core.uow() as uow:
+        found = uow.products.get(product)
+        assert found is not None
+        managers.blocked_by_r7(uow, found, 7, "ver-0123456789", "2027-01-04", core.clock(), "fr")
+        uow.commit()
+    assert deliver_slack(core, WORKER, client) == 1
+    (post,) = posts(fake_slack, "CREL")
+    assert "seule version publiée restante (R7)" in post.params["text"]
+    (button,) = next(b for b in post.params["blocks"] if b["type"] == "actions")["elements"]
+    assert button["action_id"] == managers.CANCEL_SCHEDULE_ACTION and button["value"] == "7"
+    assert button["confirm"]["confirm"]["text"] == "L'annuler"
 
 
 def test_at_most_one_post_per_second_per_channel_without_holding_other_channels(

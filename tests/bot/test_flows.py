@@ -16,10 +16,13 @@ from commands.sandbox import SandboxServer
 from tests.bot.flows import (
     SELLER_USER,
     approve,
+    ask_unpublish,
     ephemeral_to,
     open_form,
     opened_by_click,
+    posted_request,
     request_publication,
+    sent,
     submit,
     submit_then,
     texts,
@@ -231,16 +234,15 @@ def test_unpublish_r7_then_through_approval(
     slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, drain: Callable[..., None]
 ) -> None:
     (only,) = _published(core, drain, OMI_1)
-    slack.slash_command(f"unpublish {only}", user_id=SELLER_USER)
-    (answer,) = fake_slack.wait_for("response_url")
-    assert "only published version" in answer.params["text"]  # R7, at once
+    refused = open_form(slack, fake_slack, f"unpublish {only}")
+    assert "only published version" in texts(refused)  # R7, at once
     assert fake_slack.calls_to("chat.postMessage") == []
     (second,) = _published(core, drain, OMI_2)
-    slack.slash_command(f"unpublish {second}", user_id=SELLER_USER)
-    post = fake_slack.wait_for("chat.postMessage")[0].params
-    request_id = int(
-        next(b for b in post["blocks"] if b["type"] == "actions")["elements"][0]["value"]
-    )
+    # "Now" is for a release manager of a product without notice; others pick a date.
+    answer = ask_unpublish(slack, fake_slack, f"unpublish {second}", SELLER_USER, now=True)
+    assert "Only a release manager" in answer["errors"]["date"]
+    assert sent(ask_unpublish(slack, fake_slack, f"unpublish {second}", "URM2", now=True))
+    request_id, _ = posted_request(fake_slack)
     confirm, outcome = approve(slack, fake_slack, request_id)
     assert "running VMs keep running" in json.dumps(confirm["blocks"])
     assert "is being unpublished" in texts(outcome)
@@ -252,11 +254,8 @@ def test_unpublish_product_through_approval(
     slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, drain: Callable[..., None]
 ) -> None:
     _published(core, drain, OMI_1, OMI_2)
-    slack.slash_command("unpublish-product 0001", user_id=SELLER_USER)
-    post = fake_slack.wait_for("chat.postMessage")[0].params
-    request_id = int(
-        next(b for b in post["blocks"] if b["type"] == "actions")["elements"][0]["value"]
-    )
+    assert sent(ask_unpublish(slack, fake_slack, "unpublish-product 0001", "URM1", now=True))
+    request_id, _ = posted_request(fake_slack)
     _, outcome = approve(slack, fake_slack, request_id, user="URM2")
     assert "is being unpublished" in texts(outcome)
     drain()

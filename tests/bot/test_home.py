@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from bot.runtime import install
 from commands import services
 from commands.bootstrap import Core
-from commands.model import Request, RequestKind, RequestState, VersionForm
+from commands.model import Request, RequestKind, RequestState, Unpublication, VersionForm
 from tests.bot.conftest import StartBot
 from tests.slackfake import FakeSlackAPI
 from tests.slackfake.signing import SlackClient
@@ -143,3 +144,32 @@ def test_messages_tab_publishes_nothing(home: SlackClient, fake_slack: FakeSlack
     fake_slack.wait_for("views.publish")
     time.sleep(0.2)  # the messages tab event was acknowledged first; give it time to misbehave
     assert len(fake_slack.calls_to("views.publish")) == 1
+
+
+def test_home_shows_each_products_scheduled_unpublications(
+    core: Core, home: SlackClient, fake_slack: FakeSlackAPI
+) -> None:
+    with core.uow() as uow:
+        for version_id, day, blocked in (
+            ("ver-00000000aa", date(2027, 1, 15), False),
+            ("ver-00000000bb", date(2027, 2, 1), True),
+        ):
+            schedule = Unpublication(
+                product_code="0001",
+                version_id=version_id,
+                unpublish_on=day,
+                reminder_days=(7, 1),
+                scheduled_by="URM1",
+                at=core.clock(),
+            )
+            if blocked:
+                schedule.blocked("R7")
+            uow.schedules.add(schedule)
+        uow.commit()
+
+    products = section(open_home(home, fake_slack, "URM1"), "products")
+    assert ":calendar: version `ver-00000000aa`: unpublish on 2027-01-15" in products
+    assert ":warning: version `ver-00000000bb`: blocked by R7" in products
+    fake_slack.set_user("UFR", locale="fr-FR")
+    french = section(open_home(home, fake_slack, "UFR"), "products")
+    assert "version `ver-00000000aa` : dépublication le 2027-01-15" in french

@@ -4,6 +4,7 @@ or infrastructure), never a traceback."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,8 @@ def cli(database_url: str, osc_config: Path, tmp_path: Path, monkeypatch: pytest
         SELLER,
         "--pricing",
         "hourly",
+        "--notice-days",
+        "0",  # unpublishing at once needs a product without a notice period
     )
     assert code.exit_code == 0, code.stderr
     return run
@@ -206,3 +209,77 @@ def test_migrations_match_the_models(database_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_unpublish_on_a_date_shows_in_the_table_and_is_cancelled(cli) -> None:
+    for omi in (OMI_1, "debian-12-nginx-1.26"):
+        done = cli("versions", "publish", "0001", "--omi", omi, "--release-note", "n", "--wait")
+        assert done.exit_code == 0, done.stderr
+    set_notice = cli("products", "set", "0001", "--notice-days", "14", "--reminder-days", "3")
+    assert set_notice.exit_code == 0, set_notice.stderr
+    assert "14 days' notice, reminders 3 day(s) before" in set_notice.output
+    vid = json.loads(cli("versions", "list", "0001", "--json").output)["versions"][1]["id"]
+
+    now = cli("versions", "unpublish", vid)
+    assert now.exit_code == 2 and "14 days' notice" in one_line_error(now)
+    bad = cli("versions", "unpublish", vid, "--on", "next week")
+    assert bad.exit_code == 2 and "YYYY-MM-DD" in one_line_error(bad)
+    today = datetime.now(UTC).date()
+    soon = cli("versions", "unpublish", vid, "--on", (today + timedelta(days=13)).isoformat())
+    assert soon.exit_code == 2 and "too soon" in one_line_error(soon)
+    day = (today + timedelta(days=14)).isoformat()
+    scheduled = cli("versions", "unpublish", vid, "--on", day)
+    assert scheduled.exit_code == 0, scheduled.stderr
+    assert f"will be unpublished on {day}" in scheduled.output
+
+    text = cli("versions", "list", "0001").output
+    assert f"published, unpublish on {day}" in text
+    row = json.loads(cli("versions", "list", "0001", "--json").output)["versions"][1]
+    assert row["status"] == "published" and row["unpublish_on"] == day
+    assert row["schedule"]["state"] == "scheduled" and row["schedule"]["reminder_days"] == [3]
+    shown = json.loads(cli("versions", "show", vid, "--json").output)
+    assert shown["schedule"]["label"] == f"unpublish on {day}"
+
+    cancelled = cli("versions", "cancel-unpublish", vid)
+    assert cancelled.exit_code == 0, cancelled.stderr
+    assert json.loads(cli("versions", "show", vid, "--json").output)["unpublish_on"] is None
+    again = cli("versions", "cancel-unpublish", vid)
+    assert again.exit_code == 2 and "No unpublication of version" in one_line_error(again)
+
+    product_day = (today + timedelta(days=20)).isoformat()
+    whole = cli("products", "unpublish", "0001", "--on", product_day)
+    assert whole.exit_code == 0, whole.stderr
+    rows = json.loads(cli("versions", "list", "0001", "--json").output)["versions"]
+    assert {r["unpublish_on"] for r in rows} == {product_day}
+    assert all(r["schedule"]["whole_product"] for r in rows)
+    assert cli("products", "cancel-unpublish", "0001").exit_code == 0
+    keep = cli("products", "set", "0001", "--keep-published", "3", "--reminder-days", "none")
+    assert "reminders none day(s) before, keeps 3 published version(s)" in keep.output
+
+
+def test_drift_check_exits_3_on_drift_and_repair_waits(cli, sandbox: SandboxServer) -> None:
+    assert (
+        cli(
+            "versions", "publish", "0001", "--omi", OMI_1, "--release-note", "n", "--wait"
+        ).exit_code
+        == 0
+    )
+    clean = cli("drift", "check")
+    assert clean.exit_code == 0, clean.stderr
+    assert "No drift: the cloud matches the Versions table (0001)." in clean.output
+    row = json.loads(cli("versions", "list", "0001", "--json").output)["versions"][0]
+    sandbox.sandbox.edit_image(row["omi_copy_id"], product_codes=[])
+    found = cli("drift", "check", "0001")
+    assert found.exit_code == 3
+    assert "product_code (new)" in found.output and row["id"] in found.output
+    listed = cli("drift", "check", "0001", "--json")
+    assert listed.exit_code == 3
+    (finding,) = json.loads(listed.output)
+    assert finding["kind"] == "product_code" and finding["new"] is False
+    fixed = cli("drift", "repair", "0001", "--wait")
+    assert fixed.exit_code == 0, fixed.stderr
+    assert "Queued 1 repair(s) on product 0001." in fixed.output and "Repaired." in fixed.output
+    assert cli("drift", "check", "0001").exit_code == 0
+    unknown = cli("drift", "check", "0404")
+    assert unknown.exit_code == 2 and "no product" in one_line_error(unknown)
+    assert "drift" in cli("--help").output

@@ -328,6 +328,21 @@ BAD_CATALOGS = {
         "'42' is not an OUTSCALE account ID",
     ),
     "wrong type": ("[[products]]\ncode=1\n", "products[1]: 'code' must be a string"),
+    "bad notice": (
+        "[[products]]\ncode='0009'\nname='X'\nseller_account_id='111111111111'\npricing='free'\n"
+        "notice_days=-1\n",
+        "products[1] (0009): The notice period is 0 to 365 days, not -1.",
+    ),
+    "notice not a number": (
+        "[[products]]\ncode='0009'\nname='X'\nseller_account_id='111111111111'\npricing='free'\n"
+        "notice_days='30'\n",
+        "products[1]: 'notice_days' must be a whole number",
+    ),
+    "bad reminders": (
+        "[[products]]\ncode='0009'\nname='X'\nseller_account_id='111111111111'\npricing='free'\n"
+        "reminder_days=[7, 0]\n",
+        "Reminders are sent 1 to 365 days before the date.",
+    ),
 }
 
 
@@ -366,3 +381,21 @@ def test_a_catalog_cannot_move_a_product_with_versions_to_another_seller(
     assert "Acme" in ok(cli("organizations", "list"))  # the fixture's, untouched
     assert "Globex" in ok(cli("organizations", "list"))
     assert "PostgreSQL" not in ok(cli("products", "list"))
+
+
+def test_the_catalog_sets_notice_reminders_and_retention(cli: Cli, tmp_path: Path) -> None:
+    ok(cli("catalog", "apply", str(EXAMPLE)))
+    shown = ok(cli("products", "set", "0002"))
+    assert "30 days' notice, reminders 7, 1 day(s) before, keeps 3 published" in shown
+    assert "0 days' notice" in ok(cli("products", "set", "0001"))
+    changed = tmp_path / "changed.toml"
+    changed.write_text(
+        EXAMPLE.read_text()
+        .replace("notice_days = 30", "notice_days = 45")
+        .replace("keep_published = 3", "keep_published = 0")
+    )
+    out = ok(cli("catalog", "apply", str(changed)))
+    assert out.splitlines()[0] == "updated product 0002: notice_days, keep_published"
+    assert "45 days' notice" in ok(cli("products", "set", "0002"))
+    assert "keeps every published version" in ok(cli("products", "set", "0002"))
+    assert ok(cli("catalog", "apply", str(changed))).strip() == "Nothing to change."

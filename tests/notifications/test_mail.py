@@ -63,10 +63,18 @@ def product_unpublished() -> MailFacts:
     return MailFacts(Event.PRODUCT_UNPUBLISHED, versions=(NEW, OLD), last_available=None, **PRODUCT)
 
 
+def scheduled(event: Event, **kwargs: object) -> MailFacts:
+    """A scheduled unpublication of NEW on its date (22 November), replaced by OLD."""
+    return MailFacts(event, versions=(NEW,), last_available=OLD, **PRODUCT, **kwargs)  # type: ignore[arg-type]
+
+
 ALL_FACTS = {
     Event.VERSION_PUBLISHED: published(),
     Event.VERSION_UNPUBLISHED: version_unpublished(),
     Event.PRODUCT_UNPUBLISHED: product_unpublished(),
+    Event.UNPUBLICATION_SCHEDULED: scheduled(Event.UNPUBLICATION_SCHEDULED),
+    Event.UNPUBLICATION_REMINDER: scheduled(Event.UNPUBLICATION_REMINDER, days_left=7),
+    Event.UNPUBLICATION_CANCELLED: scheduled(Event.UNPUBLICATION_CANCELLED),
 }
 
 
@@ -386,3 +394,68 @@ def test_message_id_is_deterministic_per_key() -> None:
         make_message_id("k", "example.org>\r\nBcc: x@evil")
     with pytest.raises(ValueError):
         make_message_id("k", "")
+
+
+@pytest.mark.parametrize(
+    ("language", "phrases"),
+    [
+        (
+            "en",
+            (
+                "will be unpublished from OUTSCALE Marketplace on 22 November 2026",
+                "VMs already launched from it keep running",
+                "It is replaced by the last available version, 2.3.1",
+            ),
+        ),
+        (
+            "fr",
+            (
+                "sera dépubliée d'OUTSCALE Marketplace le 22 novembre 2026",
+                "continuent de fonctionner",
+                "Elle est remplacée par la dernière version disponible, 2.3.1",
+            ),
+        ),
+    ],
+)
+def test_scheduled_unpublication_says_the_date_the_replacement_and_vms_keep_running(
+    language: str, phrases: tuple[str, ...]
+) -> None:
+    mail = render(ALL_FACTS[Event.UNPUBLICATION_SCHEDULED], language)
+    for phrase in phrases:
+        assert phrase in mail.text
+        assert phrase.split(",")[0] in mail.html.replace("<strong>", "").replace("</strong>", "")
+
+
+@pytest.mark.parametrize(
+    ("days", "language", "phrase"),
+    [(7, "en", "in 7 days, on 22 November"), (1, "en", "in 1 day, on"), (1, "fr", "dans 1 jour,")],
+)
+def test_reminder_counts_the_days_left(days: int, language: str, phrase: str) -> None:
+    mail = render(scheduled(Event.UNPUBLICATION_REMINDER, days_left=days), language)
+    assert phrase in mail.text
+    assert mail.subject.startswith("Reminder:" if language == "en" else "Rappel :")
+
+
+def test_whole_product_schedule_lists_every_version_and_no_replacement() -> None:
+    facts = MailFacts(
+        Event.UNPUBLICATION_SCHEDULED,
+        versions=(NEW, OLD),
+        last_available=None,
+        whole_product=True,
+        **PRODUCT,
+    )
+    mail = render(facts, "en")
+    assert "with all its versions" in mail.text
+    assert mail.text.count("\n  - ") == 2
+    assert "No other version of Acme Vault will remain available." in mail.text
+    cancelled = render(
+        MailFacts(
+            Event.UNPUBLICATION_CANCELLED,
+            versions=(NEW,),
+            last_available=None,
+            whole_product=False,
+            **PRODUCT,
+        ),
+        "fr",
+    )
+    assert "est annulée : la version reste publiée" in cancelled.text

@@ -1,0 +1,368 @@
+"""What the worker tells a product's release managers in Slack, in their approval channel (or
+by direct message when the product has none): a scheduled unpublication that R7 held back or
+that ran late, drift between the Versions table and the cloud, a version found broken.
+
+The messages are written when the event happens, in the transaction that records it, and
+posted from the outbox as they are. Their buttons name actions the bot listens to."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from commands.model import OutboxItem, Product, Version
+from commands.notifications.slack_text import clip_mrkdwn, mrkdwn, plain
+from storage.uow import UnitOfWork
+
+PREFIX = "managers_"
+# The request message's buttons (bot/views.py uses the same): a retention proposal posted by
+# the worker is approved or rejected as any request is.
+APPROVE_ACTION = "approve_request"
+REJECT_ACTION = "reject_request"
+CANCEL_SCHEDULE_ACTION = "cancel_schedule"
+REPAIR_ACTION = "repair_drift"
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "scheduled": ":calendar: Unpublication scheduled on *{date}* (UTC); subscribers and "
+        "organization administrators are told now and reminded before it.",
+        "blocked": ":warning: {what} of *{name}* (`{code}`) was to be unpublished on {date}, but "
+        "it is the only published version left (R7): it stays published. Publish another "
+        "version and ask again, or cancel the schedule.",
+        "late": ":hourglass: The unpublication of {what} of *{name}* (`{code}`) due on {date} ran "
+        "{late} late: no worker was running at the time.",
+        "drift": ":mag: *{name}* (`{code}`): the cloud differs from the Versions table.",
+        "drift_more": "… and {n} more.",
+        "drift_hint": "*Repair* restores what the Versions table says; images omi-bot did not "
+        "create are never deleted.",
+        "broken": ":x: Version `{version}` of *{name}* (`{code}`) is broken: its OMI copy is "
+        "gone and its source OMI {omi} no longer exists, so it cannot be copied again. "
+        "Publish a new version, then unpublish this one.",
+        "version": "Version `{id}`",
+        "product": "The whole product",
+        "of_version": "version `{id}`",
+        "of_product": "the whole product",
+        "cancel": "Cancel unpublication",
+        "cancel_title": "Cancel it?",
+        "cancel_text": "Subscribers who were told get a notice that it is no longer scheduled.",
+        "cancel_yes": "Cancel it",
+        "cancel_no": "Keep it",
+        "repair": "Repair",
+        "retention": ":package: *{name}* (`{code}`) keeps {keep} published version(s) and now "
+        "has {count}: version `{version}` ({software}) is the oldest beyond that. Approve to "
+        "unpublish it on *{date}* (UTC), its notice period from the approval; subscribers are "
+        "told then. · request #{id}",
+        "approve": "Approve",
+        "reject": "Reject",
+    },
+    "fr": {
+        "scheduled": ":calendar: Dépublication prévue le *{date}* (UTC) ; les souscripteurs et "
+        "administrateurs de l'organisation sont avertis maintenant, puis avant la date.",
+        "blocked": ":warning: {what} de *{name}* (`{code}`) devait être dépubliée le {date}, "
+        "mais c'est la seule version publiée restante (R7) : elle reste publiée. Publiez une "
+        "autre version et redemandez, ou annulez la dépublication prévue.",
+        "late": ":hourglass: La dépublication de {what} de *{name}* (`{code}`) prévue le {date} "
+        "a eu lieu avec {late} de retard : aucun worker ne tournait alors.",
+        "drift": ":mag: *{name}* (`{code}`) : le cloud diffère du tableau des versions.",
+        "drift_more": "… et {n} de plus.",
+        "drift_hint": "*Réparer* rétablit ce que dit le tableau des versions ; les images "
+        "qu'omi-bot n'a pas créées ne sont jamais supprimées.",
+        "broken": ":x: La version `{version}` de *{name}* (`{code}`) est cassée : sa copie "
+        "d'OMI a disparu et son OMI source {omi} n'existe plus, elle ne peut donc pas être "
+        "recopiée. Publiez une nouvelle version, puis dépubliez celle-ci.",
+        "version": "La version `{id}`",
+        "product": "Le produit entier",
+        "of_version": "la version `{id}`",
+        "of_product": "tout le produit",
+        "cancel": "Annuler",
+        "cancel_title": "L'annuler ?",
+        "cancel_text": "Les souscripteurs avertis reçoivent un avis indiquant qu'elle n'est "
+        "plus prévue.",
+        "cancel_yes": "L'annuler",
+        "cancel_no": "La garder",
+        "repair": "Réparer",
+        "retention": ":package: *{name}* (`{code}`) garde {keep} version(s) publiée(s) et en "
+        "compte maintenant {count} : la version `{version}` ({software}) est la plus ancienne "
+        "au-delà. Approuvez pour la dépublier le *{date}* (UTC), son préavis compté depuis "
+        "l'approbation ; les souscripteurs sont alors avertis. · demande n°{id}",
+        "approve": "Approuver",
+        "reject": "Refuser",
+    },
+}
+
+
+def text(language: str, key: str, **values: object) -> str:
+    return TEXTS.get(language, TEXTS["en"])[key].format(**values)
+
+
+def _section(markdown: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip_mrkdwn(markdown, 3000)))
+
+
+def _plain(value: str) -> PlainTextObject:
+    return PlainTextObject(text=plain(value, 75), emoji=True)
+
+
+def cancel_button(language: str, schedule_id: int) -> ActionsBlock:
+    """A release manager's *Cancel* of a scheduled or blocked unpublication."""
+    return ActionsBlock(
+        block_id=f"schedule-{schedule_id}",
+        elements=[
+            ButtonElement(
+                action_id=CANCEL_SCHEDULE_ACTION,
+                text=_plain(text(language, "cancel")),
+                value=str(schedule_id),
+                style="danger",
+                confirm=ConfirmObject(
+                    title=text(language, "cancel_title"),
+                    text=text(language, "cancel_text"),
+                    confirm=text(language, "cancel_yes"),
+                    deny=text(language, "cancel_no"),
+                ),
+            )
+        ],
+    )
+
+
+def scheduled_blocks(language: str, schedule_id: int, day: str) -> list[dict[str, Any]]:
+    """What an approved scheduled request shows under it: the date and *Cancel*."""
+    blocks: list[Block] = [
+        ContextBlock(elements=[MarkdownTextObject(text=text(language, "scheduled", date=day))]),
+        cancel_button(language, schedule_id),
+    ]
+    return [b.to_dict() for b in blocks]
+
+
+def _what(language: str, version_id: str | None, *, lead: bool = True) -> str:
+    """The subject of a sentence ("Version `ver-…`"), or its object ("version `ver-…`")."""
+    if version_id is None:
+        return text(language, "product" if lead else "of_product")
+    return text(language, "version" if lead else "of_version", id=mrkdwn(version_id))
+
+
+def post(
+    uow: UnitOfWork,
+    product: Product,
+    *,
+    event: str,
+    key: str,
+    message: str,
+    blocks: Sequence[Block],
+    at: datetime,
+    language: str = "en",
+    version_id: str | None = None,
+    request_id: int | None = None,
+) -> None:
+    """Queues one message to the product's approval channel, or to each release manager.
+    With `request_id`, the posts become the request's messages, updated once it is decided."""
+    places = [product.approval_channel] if product.approval_channel else product.release_managers
+    rendered = [b.to_dict() for b in blocks]
+    uow.outbox.add_all(
+        [
+            OutboxItem(
+                channel="slack",
+                key=f"{PREFIX}{event}:{key}:{place}",
+                event=f"{PREFIX}{event}",
+                product_code=product.code,
+                version_id=version_id,
+                recipient=place,
+                language=language,
+                payload={
+                    "text": message,
+                    "blocks": rendered,
+                    **({"request_id": request_id} if request_id is not None else {}),
+                },
+                at=at,
+            )
+            for place in places
+        ]
+    )
+
+
+def blocked_by_r7(
+    uow: UnitOfWork,
+    product: Product,
+    schedule_id: int,
+    version_id: str | None,
+    day: str,
+    at: datetime,
+    language: str = "en",
+) -> None:
+    message = text(
+        language,
+        "blocked",
+        what=_what(language, version_id),
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        date=day,
+    )
+    post(
+        uow,
+        product,
+        event="blocked",
+        key=str(schedule_id),
+        message=message,
+        blocks=[_section(message), cancel_button(language, schedule_id)],
+        at=at,
+        language=language,
+        version_id=version_id,
+    )
+
+
+def ran_late(
+    uow: UnitOfWork,
+    product: Product,
+    schedule_id: int,
+    version_id: str | None,
+    day: str,
+    late: str,
+    at: datetime,
+    language: str = "en",
+) -> None:
+    message = text(
+        language,
+        "late",
+        what=_what(language, version_id, lead=False),
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        date=day,
+        late=late,
+    )
+    post(
+        uow,
+        product,
+        event="late",
+        key=str(schedule_id),
+        message=message,
+        blocks=[_section(message)],
+        at=at,
+        language=language,
+        version_id=version_id,
+    )
+
+
+def drift_found(
+    uow: UnitOfWork,
+    product: Product,
+    check_key: str,
+    lines: Sequence[str],
+    at: datetime,
+    language: str = "en",
+) -> None:
+    """New findings of one drift check, with *Repair*."""
+    head = text(language, "drift", name=mrkdwn(product.name), code=mrkdwn(product.code))
+    shown = [f"• {mrkdwn(line)}" for line in lines[:20]]
+    if len(lines) > 20:
+        shown.append(text(language, "drift_more", n=len(lines) - 20))
+    body = "\n".join(shown)
+    blocks: list[Block] = [
+        _section(f"{head}\n{body}"),
+        ContextBlock(elements=[MarkdownTextObject(text=text(language, "drift_hint"))]),
+        ActionsBlock(
+            block_id=f"drift-{product.code}",
+            elements=[
+                ButtonElement(
+                    action_id=REPAIR_ACTION,
+                    text=_plain(text(language, "repair")),
+                    value=product.code,
+                    style="primary",
+                )
+            ],
+        ),
+    ]
+    post(
+        uow,
+        product,
+        event="drift",
+        key=check_key,
+        message=clip_mrkdwn(f"{head}\n{body}", 3000),
+        blocks=blocks,
+        at=at,
+        language=language,
+    )
+
+
+def version_broken(
+    uow: UnitOfWork, product: Product, version_id: str, omi_id: str, at: datetime
+) -> None:
+    message = text(
+        "en",
+        "broken",
+        version=mrkdwn(version_id),
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        omi=mrkdwn(omi_id),
+    )
+    post(
+        uow,
+        product,
+        event="broken",
+        key=version_id,
+        message=message,
+        blocks=[_section(message)],
+        at=at,
+        version_id=version_id,
+    )
+
+
+def retention_request(
+    uow: UnitOfWork,
+    product: Product,
+    request_id: int,
+    version: Version,
+    day: str,
+    at: datetime,
+) -> None:
+    """A retention proposal: the request message, pre-filled, for the release managers."""
+    message = text(
+        "en",
+        "retention",
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        keep=product.keep_published,
+        count=len(product.published_versions()),
+        version=mrkdwn(version.id),
+        software=mrkdwn(version.software_version or "-"),
+        date=day,
+        id=request_id,
+    )
+    decision = ActionsBlock(
+        block_id="decision",
+        elements=[
+            ButtonElement(
+                action_id=APPROVE_ACTION,
+                text=_plain(text("en", "approve")),
+                value=str(request_id),
+                style="primary",
+            ),
+            ButtonElement(
+                action_id=REJECT_ACTION,
+                text=_plain(text("en", "reject")),
+                value=str(request_id),
+                style="danger",
+            ),
+        ],
+    )
+    post(
+        uow,
+        product,
+        event="request",
+        key=str(request_id),
+        message=message,
+        blocks=[_section(message), decision],
+        at=at,
+        version_id=version.id,
+        request_id=request_id,
+    )
