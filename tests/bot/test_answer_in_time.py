@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -25,6 +26,7 @@ from tests.bot.flows import (
     request_publication,
     state,
     texts,
+    when_state,
 )
 from tests.conftest import OMI_1, OMI_2
 from tests.slackfake import FakeSlackAPI
@@ -93,10 +95,21 @@ def test_slash_unpublish_answers_before_posting(
     drain()
     slow_slack(fake_slack, "chat.postMessage")
     version = services.versions_table(core, "0001").rows[0]
-    answer = on_time.slash_command(f"unpublish {version.id}", user_id=SELLER_USER)
-    assert (answer.status_code, answer.text) == (200, "")
-    (told,) = fake_slack.wait_for("response_url", timeout=LATER)
-    assert "sent to the release managers" in told.params["text"]
+    form = open_form(on_time, fake_slack, f"unpublish {version.id}")
+    tomorrow = (services.today(core) + timedelta(days=1)).isoformat()
+    answer = on_time.view_submission(
+        {
+            "id": "VWHEN",
+            "callback_id": form["callback_id"],
+            "private_metadata": form["private_metadata"],
+        },
+        user_id=SELLER_USER,
+        state_values=when_state(day=tomorrow),
+    )
+    assert answer.status_code == 200
+    assert "sent to the release managers" in texts(answer.json()["view"])
+    posted = fake_slack.wait_for("chat.postMessage", timeout=LATER)
+    assert posted[0].params["channel"] == "CREL"
 
 
 def test_version_form_is_answered_before_outscale_checks_the_omi(
@@ -204,9 +217,7 @@ def test_product_picker_is_answered_from_the_database(
     picked = on_time.view_submission(
         {"callback_id": picker["callback_id"], "private_metadata": picker["private_metadata"]},
         user_id=SELLER_USER,
-        state_values={
-            "product": {views.PICK_ACTION: {"selected_option": {"value": "0002"}}}
-        },
+        state_values={"product": {views.PICK_ACTION: {"selected_option": {"value": "0002"}}}},
     )
     assert picked.json()["response_action"] == "update"
     assert picked.json()["view"]["callback_id"] == views.FORM_CALLBACK

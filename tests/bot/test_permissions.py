@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
@@ -17,9 +18,11 @@ from commands.model import Actor, RequestState, VersionForm
 from tests.bot.flows import (
     SELLER_USER,
     approve,
+    ask_unpublish,
     open_form,
     opened_by_click,
     request_publication,
+    sent,
     submit_then,
     texts,
 )
@@ -55,11 +58,11 @@ def test_anyone_asks_and_reads(
 ) -> None:
     published(core, drain, OMI_1, OMI_2)
     request_publication(slack, fake_slack, user=OUTSIDER, omi=OMI_3)
-    slack.slash_command("unpublish-product 0001", user_id=OUTSIDER)
+    tomorrow = (services.today(core) + timedelta(days=1)).isoformat()
+    assert sent(ask_unpublish(slack, fake_slack, "unpublish-product 0001", OUTSIDER, day=tomorrow))
     for text in ("versions 0001", "products", "help"):
         slack.slash_command(text, user_id=OUTSIDER)
-    answers = [c.params["text"] for c in fake_slack.wait_for("response_url", 4)]
-    assert any("sent to the release managers" in a for a in answers)
+    answers = [c.params["text"] for c in fake_slack.wait_for("response_url", 3)]
     assert any("Versions of Nginx on Debian" in a for a in answers)
     with core.uow() as uow:
         assert {r.requested_by for r in uow.requests.pending()} == {OUTSIDER}
@@ -139,7 +142,9 @@ def test_the_core_checks_the_actor_whoever_calls_it(
     ):
         with pytest.raises(NotAllowed, match="release managers of product 0001"):
             attempt()
-    request = services.request_unpublish(core, second, requested_by=OUTSIDER)
+    # At once is a release manager's: anyone else asks for a date.
+    tomorrow = services.today(core) + timedelta(days=1)
+    request = services.request_unpublish(core, second, requested_by=OUTSIDER, on=tomorrow)
     with pytest.raises(NotAllowed):
         services.approve(core, request.id, by=outsider)
     with pytest.raises(NotAllowed):
