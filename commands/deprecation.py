@@ -85,7 +85,9 @@ def send_reminder(ctx: Context) -> Step:
         schedule, product = found
         versions = targets(product, schedule)
         if versions:
-            notices.unpublication_reminder(uow, product, schedule, versions, days, ctx.core.clock())
+            notices.unpublication_scheduled(
+                uow, product, schedule, versions, ctx.core.clock(), days_left=days
+            )
         return []
 
     return Step(apply)

@@ -104,41 +104,15 @@ def unpublication_scheduled(
     schedule: Unpublication,
     versions: Sequence[Version],
     at: datetime,
+    *,
+    days_left: int | None = None,
 ) -> None:
-    """At approval: the date, the version that replaces it, running VMs keep running."""
-    facts = _schedule_facts(Event.UNPUBLICATION_SCHEDULED, product, schedule, versions)
-    _enqueue(
-        uow,
-        product,
-        facts,
-        versions,
-        subject=f"schedule-{schedule.id}",
-        at=at,
-        version_id=schedule.version_id,
-    )
-
-
-def unpublication_reminder(
-    uow: UnitOfWork,
-    product: Product,
-    schedule: Unpublication,
-    versions: Sequence[Version],
-    days: int,
-    at: datetime,
-) -> None:
-    """`days` before the date, to whoever subscribes now."""
-    facts = _schedule_facts(
-        Event.UNPUBLICATION_REMINDER, product, schedule, versions, days_left=days
-    )
-    _enqueue(
-        uow,
-        product,
-        facts,
-        versions,
-        subject=f"schedule-{schedule.id}-d{days}",
-        at=at,
-        version_id=schedule.version_id,
-    )
+    """At approval: the date, the version that replaces it, running VMs keep running. With
+    `days_left`, the reminder of it that many days before, to whoever subscribes then."""
+    event = Event.UNPUBLICATION_SCHEDULED if days_left is None else Event.UNPUBLICATION_REMINDER
+    subject = f"schedule-{schedule.id}" + ("" if days_left is None else f"-d{days_left}")
+    facts = _schedule_facts(event, product, schedule, versions, days_left=days_left)
+    _enqueue(uow, product, facts, versions, subject=subject, at=at, version_id=schedule.version_id)
 
 
 def unpublication_cancelled(
@@ -148,7 +122,7 @@ def unpublication_cancelled(
     versions: Sequence[Version],
     at: datetime,
 ) -> None:
-    """"No longer scheduled", to exactly those who were told it was (by mail or channel)."""
+    """ "No longer scheduled", to exactly those who were told it was (by mail or channel)."""
     told = uow.outbox.recipients(
         [
             f"{Event.UNPUBLICATION_SCHEDULED.value}:schedule-{schedule.id}:",

@@ -8,6 +8,7 @@ posted from the outbox as they are. Their buttons name actions the bot listens t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from slack_sdk.models.blocks import (
 )
 
 from commands.model import OutboxItem, Product, Version
-from commands.notifications.slack_text import clip_mrkdwn, mrkdwn, plain
+from commands.notifications.slack_text import Escaped, clip_mrkdwn, mrkdwn, plain
 from storage.uow import UnitOfWork
 
 PREFIX = "managers_"
@@ -104,7 +105,9 @@ TEXTS: dict[str, dict[str, str]] = {
 
 
 def text(language: str, key: str, **values: object) -> str:
-    return TEXTS.get(language, TEXTS["en"])[key].format(**values)
+    """A text in the language, every value escaped for mrkdwn (once: escaped text stays)."""
+    safe = {k: v if isinstance(v, int) else mrkdwn(v) for k, v in values.items()}
+    return Escaped(TEXTS.get(language, TEXTS["en"])[key].format(**safe))
 
 
 def _section(markdown: str) -> SectionBlock:
@@ -152,14 +155,25 @@ def _what(language: str, version_id: str | None, *, lead: bool = True) -> str:
     return text(language, "version" if lead else "of_version", id=mrkdwn(version_id))
 
 
+@dataclass(frozen=True)
+class Message:
+    """A message to the release managers: its fallback text and its blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+def _message(text_: str, *blocks: Block) -> Message:
+    return Message(clip_mrkdwn(text_, 3000), [b.to_dict() for b in blocks])
+
+
 def post(
     uow: UnitOfWork,
     product: Product,
+    message: Message,
     *,
     event: str,
     key: str,
-    message: str,
-    blocks: Sequence[Block],
     at: datetime,
     language: str = "en",
     version_id: str | None = None,
@@ -168,7 +182,6 @@ def post(
     """Queues one message to the product's approval channel, or to each release manager.
     With `request_id`, the posts become the request's messages, updated once it is decided."""
     places = [product.approval_channel] if product.approval_channel else product.release_managers
-    rendered = [b.to_dict() for b in blocks]
     uow.outbox.add_all(
         [
             OutboxItem(
@@ -180,8 +193,8 @@ def post(
                 recipient=place,
                 language=language,
                 payload={
-                    "text": message,
-                    "blocks": rendered,
+                    "text": message.text,
+                    "blocks": message.blocks,
                     **({"request_id": request_id} if request_id is not None else {}),
                 },
                 at=at,
@@ -189,6 +202,110 @@ def post(
             for place in places
         ]
     )
+
+
+# -- the messages ---------------------------------------------------------------------------
+
+
+def blocked_message(
+    language: str, product: Product, schedule_id: int, version_id: str | None, day: str
+) -> Message:
+    said = text(
+        language,
+        "blocked",
+        what=_what(language, version_id),
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        date=day,
+    )
+    return _message(said, _section(said), cancel_button(language, schedule_id))
+
+
+def late_message(
+    language: str, product: Product, version_id: str | None, day: str, late: str
+) -> Message:
+    said = text(
+        language,
+        "late",
+        what=_what(language, version_id, lead=False),
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        date=day,
+        late=late,
+    )
+    return _message(said, _section(said))
+
+
+def drift_message(language: str, product: Product, lines: Sequence[str]) -> Message:
+    """New findings of one drift check, with *Repair*."""
+    head = text(language, "drift", name=mrkdwn(product.name), code=mrkdwn(product.code))
+    shown = [f"• {mrkdwn(line)}" for line in lines[:20]]
+    if len(lines) > 20:
+        shown.append(text(language, "drift_more", n=len(lines) - 20))
+    said = "\n".join([head, *shown])
+    repair = ButtonElement(
+        action_id=REPAIR_ACTION,
+        text=_plain(text(language, "repair")),
+        value=product.code,
+        style="primary",
+    )
+    return _message(
+        said,
+        _section(said),
+        ContextBlock(elements=[MarkdownTextObject(text=text(language, "drift_hint"))]),
+        ActionsBlock(block_id=f"drift-{product.code}", elements=[repair]),
+    )
+
+
+def broken_message(language: str, product: Product, version_id: str, omi_id: str) -> Message:
+    said = text(
+        language,
+        "broken",
+        version=mrkdwn(version_id),
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        omi=mrkdwn(omi_id),
+    )
+    return _message(said, _section(said))
+
+
+def retention_message(
+    language: str, product: Product, request_id: int, version: Version, day: str
+) -> Message:
+    """A retention proposal: the request message, pre-filled, with *Approve* and *Reject*."""
+    said = text(
+        language,
+        "retention",
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        keep=product.keep_published,
+        count=len(product.published_versions()),
+        version=mrkdwn(version.id),
+        software=mrkdwn(version.software_version or "-"),
+        date=day,
+        id=request_id,
+    )
+    decision = ActionsBlock(
+        block_id="decision",
+        elements=[
+            ButtonElement(
+                action_id=APPROVE_ACTION,
+                text=_plain(text(language, "approve")),
+                value=str(request_id),
+                style="primary",
+            ),
+            ButtonElement(
+                action_id=REJECT_ACTION,
+                text=_plain(text(language, "reject")),
+                value=str(request_id),
+                style="danger",
+            ),
+        ],
+    )
+    return _message(said, _section(said), decision)
+
+
+# -- queued when it happens ------------------------------------------------------------------
 
 
 def blocked_by_r7(
@@ -200,21 +317,13 @@ def blocked_by_r7(
     at: datetime,
     language: str = "en",
 ) -> None:
-    message = text(
-        language,
-        "blocked",
-        what=_what(language, version_id),
-        name=mrkdwn(product.name),
-        code=mrkdwn(product.code),
-        date=day,
-    )
+    message = blocked_message(language, product, schedule_id, version_id, day)
     post(
         uow,
         product,
+        message,
         event="blocked",
         key=str(schedule_id),
-        message=message,
-        blocks=[_section(message), cancel_button(language, schedule_id)],
         at=at,
         language=language,
         version_id=version_id,
@@ -231,22 +340,13 @@ def ran_late(
     at: datetime,
     language: str = "en",
 ) -> None:
-    message = text(
-        language,
-        "late",
-        what=_what(language, version_id, lead=False),
-        name=mrkdwn(product.name),
-        code=mrkdwn(product.code),
-        date=day,
-        late=late,
-    )
+    message = late_message(language, product, version_id, day, late)
     post(
         uow,
         product,
+        message,
         event="late",
         key=str(schedule_id),
-        message=message,
-        blocks=[_section(message)],
         at=at,
         language=language,
         version_id=version_id,
@@ -261,60 +361,15 @@ def drift_found(
     at: datetime,
     language: str = "en",
 ) -> None:
-    """New findings of one drift check, with *Repair*."""
-    head = text(language, "drift", name=mrkdwn(product.name), code=mrkdwn(product.code))
-    shown = [f"• {mrkdwn(line)}" for line in lines[:20]]
-    if len(lines) > 20:
-        shown.append(text(language, "drift_more", n=len(lines) - 20))
-    body = "\n".join(shown)
-    blocks: list[Block] = [
-        _section(f"{head}\n{body}"),
-        ContextBlock(elements=[MarkdownTextObject(text=text(language, "drift_hint"))]),
-        ActionsBlock(
-            block_id=f"drift-{product.code}",
-            elements=[
-                ButtonElement(
-                    action_id=REPAIR_ACTION,
-                    text=_plain(text(language, "repair")),
-                    value=product.code,
-                    style="primary",
-                )
-            ],
-        ),
-    ]
-    post(
-        uow,
-        product,
-        event="drift",
-        key=check_key,
-        message=clip_mrkdwn(f"{head}\n{body}", 3000),
-        blocks=blocks,
-        at=at,
-        language=language,
-    )
+    message = drift_message(language, product, lines)
+    post(uow, product, message, event="drift", key=check_key, at=at, language=language)
 
 
 def version_broken(
     uow: UnitOfWork, product: Product, version_id: str, omi_id: str, at: datetime
 ) -> None:
-    message = text(
-        "en",
-        "broken",
-        version=mrkdwn(version_id),
-        name=mrkdwn(product.name),
-        code=mrkdwn(product.code),
-        omi=mrkdwn(omi_id),
-    )
-    post(
-        uow,
-        product,
-        event="broken",
-        key=version_id,
-        message=message,
-        blocks=[_section(message)],
-        at=at,
-        version_id=version_id,
-    )
+    message = broken_message("en", product, version_id, omi_id)
+    post(uow, product, message, event="broken", key=version_id, at=at, version_id=version_id)
 
 
 def retention_request(
@@ -325,43 +380,13 @@ def retention_request(
     day: str,
     at: datetime,
 ) -> None:
-    """A retention proposal: the request message, pre-filled, for the release managers."""
-    message = text(
-        "en",
-        "retention",
-        name=mrkdwn(product.name),
-        code=mrkdwn(product.code),
-        keep=product.keep_published,
-        count=len(product.published_versions()),
-        version=mrkdwn(version.id),
-        software=mrkdwn(version.software_version or "-"),
-        date=day,
-        id=request_id,
-    )
-    decision = ActionsBlock(
-        block_id="decision",
-        elements=[
-            ButtonElement(
-                action_id=APPROVE_ACTION,
-                text=_plain(text("en", "approve")),
-                value=str(request_id),
-                style="primary",
-            ),
-            ButtonElement(
-                action_id=REJECT_ACTION,
-                text=_plain(text("en", "reject")),
-                value=str(request_id),
-                style="danger",
-            ),
-        ],
-    )
+    message = retention_message("en", product, request_id, version, day)
     post(
         uow,
         product,
+        message,
         event="request",
         key=str(request_id),
-        message=message,
-        blocks=[_section(message), decision],
         at=at,
         version_id=version.id,
         request_id=request_id,

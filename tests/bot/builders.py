@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from bot import home, views
+from bot import home, unpublication, views
 from bot.texts import TEXTS, t
-from commands.model import Omi, Pricing, Product, Request, RequestKind, Version, VersionForm
+from commands.model import (
+    Omi,
+    Pricing,
+    Product,
+    Request,
+    RequestKind,
+    Unpublication,
+    Version,
+    VersionForm,
+)
+from commands.notifications import managers
 from commands.notifications.announcements import render_announcement
 from commands.notifications.slack_text import mention
 from commands.progress import Stage, progress_text
@@ -23,6 +33,8 @@ HOSTILE = (
     "<https://evil.example|click me> @channel @here @everyone *bold* _it_ ~s~ `code` "
     "```block``` > quote & \x00\x07\x1b[31m\u202egnp.exe\u2066"
 )
+
+
 def product(name: str = HOSTILE) -> Product:
     p = Product(
         code="0001",
@@ -112,9 +124,17 @@ def every_builder(language: str, name: str = HOSTILE) -> Iterator[Any]:
     modified = t(language, "modified", id="v", fields=HOSTILE)
     yield views.notice(language, t(language, "done_title"), modified)
     yield home.build_home([line], requests_of(p), requests_of(p), language).to_dict()
+    yield from scheduling_builders(language, p, version, audience, line, meta)
     for stage in Stage:
         yield {"text": progress_text(language, version, stage, HOSTILE)}
-    for event in ("version_published", "version_unpublished", "product_unpublished"):
+    for event in (
+        "version_published",
+        "version_unpublished",
+        "product_unpublished",
+        "unpublication_scheduled",
+        "unpublication_reminder",
+        "unpublication_cancelled",
+    ):
         rendered = render_announcement(
             {
                 "event": event,
@@ -132,6 +152,9 @@ def every_builder(language: str, name: str = HOSTILE) -> Iterator[Any]:
                 ]
                 * 3,
                 "last_available": {"id": version.id, "software_version": HOSTILE},
+                "unpublish_on": AT.isoformat(),
+                "whole_product": event == "unpublication_cancelled",
+                "days_left": 7,
             },
             language,
         )
@@ -142,3 +165,50 @@ def every_builder(language: str, name: str = HOSTILE) -> Iterator[Any]:
             yield {"text": t(language, key, **{n: HOSTILE for n in names})}
 
 
+def scheduling_builders(
+    language: str,
+    p: Product,
+    version: Version,
+    audience: Audience,
+    line: ProductLine,
+    meta: dict[str, Any],
+) -> Iterator[Any]:
+    """The date form, scheduled requests and their confirmation, the Versions table and App
+    Home with schedules, and the worker's messages to release managers."""
+    day = date(2027, 1, 4)
+    for allow_now in (False, True):
+        yield unpublication.unpublish_form(
+            language, p, version, day, allow_now=allow_now, meta=meta
+        )
+        yield unpublication.unpublish_form(language, p, None, day, allow_now=allow_now, meta=meta)
+    for request in requests_of(p)[1:]:
+        request.unpublish_on = day
+        yield views.request_blocks(language, request, p, audience, version=version)
+        yield views.confirm_approve(language, request, p, audience, meta)
+    schedules = []
+    for whole, blocked in ((False, False), (True, True)):
+        schedule = Unpublication(
+            product_code=p.code,
+            version_id=None if whole else version.id,
+            unpublish_on=day,
+            reminder_days=(7, 1),
+            scheduled_by=HOSTILE,
+            at=AT,
+        )
+        schedule.id = len(schedules) + 1
+        if blocked:
+            schedule.blocked(HOSTILE)
+        schedules.append(schedule)
+    table = VersionsTable(p, p.versions, 1, version, {version.id: schedules[0]})
+    yield views.versions_table(language, table)
+    yield home.build_home([line], [], [], language, schedules).to_dict()
+    yield managers.scheduled_blocks(language, 1, day.isoformat())
+    for message in (
+        managers.blocked_message(language, p, 1, version.id, HOSTILE),
+        managers.blocked_message(language, p, 1, None, HOSTILE),
+        managers.late_message(language, p, version.id, HOSTILE, HOSTILE),
+        managers.drift_message(language, p, [HOSTILE] * 25),
+        managers.broken_message(language, p, version.id, HOSTILE),
+        managers.retention_message(language, p, 1, version, HOSTILE),
+    ):
+        yield {"text": message.text, "blocks": message.blocks}

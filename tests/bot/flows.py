@@ -56,6 +56,13 @@ def open_form(
 def submit(
     slack: SlackClient, view: dict[str, Any], user: str = SELLER_USER, **fields: str
 ) -> dict[str, Any] | None:
+    return submit_values(slack, view, user, state(**fields))
+
+
+def submit_values(
+    slack: SlackClient, view: dict[str, Any], user: str, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The view submitted with these state values; Slack's answer to it, if any."""
     response = slack.view_submission(
         {
             "id": view.get("id") or "VSUBMITTED",
@@ -63,7 +70,7 @@ def submit(
             "private_metadata": view["private_metadata"],
         },
         user_id=user,
-        state_values=state(**fields),
+        state_values=values,
     )
     assert response.status_code == 200
     return response.json() if response.text else None
@@ -160,17 +167,8 @@ def ask_unpublish(
     (inline errors, or the modal updated to say the request was sent)."""
     form = open_form(slack, fake, text, user=user)
     assert form["callback_id"] == unpublication.UNPUBLISH_CALLBACK, form
-    response = slack.view_submission(
-        {
-            "id": form.get("id") or "VSUBMITTED",
-            "callback_id": form["callback_id"],
-            "private_metadata": form["private_metadata"],
-        },
-        user_id=user,
-        state_values=when_state(**when),
-    )
-    assert response.status_code == 200
-    answer: dict[str, Any] = response.json()
+    answer = submit_values(slack, form, user, when_state(**when))
+    assert answer is not None
     return answer
 
 

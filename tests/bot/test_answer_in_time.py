@@ -25,6 +25,7 @@ from tests.bot.flows import (
     open_form,
     request_publication,
     state,
+    submit_values,
     texts,
     when_state,
 )
@@ -97,17 +98,9 @@ def test_slash_unpublish_answers_before_posting(
     version = services.versions_table(core, "0001").rows[0]
     form = open_form(on_time, fake_slack, f"unpublish {version.id}")
     tomorrow = (services.today(core) + timedelta(days=1)).isoformat()
-    answer = on_time.view_submission(
-        {
-            "id": "VWHEN",
-            "callback_id": form["callback_id"],
-            "private_metadata": form["private_metadata"],
-        },
-        user_id=SELLER_USER,
-        state_values=when_state(day=tomorrow),
-    )
-    assert answer.status_code == 200
-    assert "sent to the release managers" in texts(answer.json()["view"])
+    answer = submit_values(on_time, form, SELLER_USER, when_state(day=tomorrow))
+    assert answer is not None
+    assert "sent to the release managers" in texts(answer["view"])
     posted = fake_slack.wait_for("chat.postMessage", timeout=LATER)
     assert posted[0].params["channel"] == "CREL"
 

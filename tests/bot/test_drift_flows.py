@@ -11,7 +11,7 @@ from commands import drift, services
 from commands.bootstrap import Core
 from commands.model import VersionForm
 from commands.notifications import managers
-from commands.notifications.slack import deliver_slack, slack_client
+from commands.notifications.slack import Pacer, deliver_slack, slack_client
 from commands.sandbox import SandboxServer
 from tests.conftest import OMI_1, SUB_C
 from tests.slackfake import FakeSlackAPI
@@ -37,7 +37,7 @@ def test_a_drift_report_is_posted_once_and_repaired_by_a_release_manager(
     drift.check(core, "0001")
     drift.check(core, "0001")  # seen again: one report
     client = slack_client(BOT_TOKEN, fake_slack.url)
-    while deliver_slack(core, "w", client):
+    while deliver_slack(core, "w", client, pacer=Pacer()):
         pass
     (post,) = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "CREL"]
     assert "the cloud differs from the Versions table" in post.params["text"]

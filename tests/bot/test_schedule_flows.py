@@ -17,7 +17,7 @@ from commands import retention, services
 from commands.bootstrap import Core
 from commands.model import Actor, ScheduleState, VersionForm
 from commands.notifications import managers
-from commands.notifications.slack import deliver_slack, slack_client
+from commands.notifications.slack import Pacer, deliver_slack, slack_client
 from commands.retention import RETENTION
 from commands.sandbox import SandboxServer
 from tests.bot.flows import (
@@ -187,7 +187,7 @@ def test_retention_proposes_the_oldest_beyond_keep_published_and_one_click_sched
         product = uow.products.get("0001")
         assert product is not None and retention.propose(uow, product, core.clock()) == []
 
-    assert deliver_slack(core, "w", slack_client(BOT_TOKEN, fake_slack.url)) >= 1
+    assert deliver_slack(core, "w", slack_client(BOT_TOKEN, fake_slack.url), pacer=Pacer()) >= 1
     post = next(c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "CREL")
     assert "keeps 2 published version(s) and now has 3" in post.params["text"]
     assert f"on *{day}*" in post.params["text"]
