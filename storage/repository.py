@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
 from commands.model import (
-    Finding,
     Job,
     JobState,
     Organization,
@@ -20,24 +19,12 @@ from commands.model import (
     Request,
     RequestKind,
     RequestState,
-    ScheduleState,
     Status,
     Subscriber,
     Subscription,
-    Unpublication,
     Version,
 )
-from storage.orm import (
-    drift_findings,
-    jobs,
-    outbox,
-    products,
-    requests,
-    schedules,
-    subscribers,
-    subscriptions,
-    versions,
-)
+from storage.orm import jobs, outbox, products, requests, subscribers, subscriptions, versions
 
 
 class Products:
@@ -500,73 +487,3 @@ class Outbox:
             key = (channel, recipient.lower() if channel == "email" else recipient)
             found.setdefault(key, (channel, recipient, language))
         return list(found.values())
-
-
-class Schedules:
-    """Scheduled unpublications."""
-
-    ACTIVE = (ScheduleState.SCHEDULED.value, ScheduleState.BLOCKED.value)
-
-    def __init__(self, session: Session, *, sqlite: bool) -> None:
-        self.session = session
-        self.sqlite = sqlite
-
-    def add(self, schedule: Unpublication) -> None:
-        self.session.add(schedule)
-        self.session.flush()  # its ID names its notices
-
-    def get(self, schedule_id: int, *, lock: bool = False) -> Unpublication | None:
-        stmt = select(Unpublication).where(schedules.c.id == schedule_id)
-        if lock:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
-
-    def active(self, product_code: str | None = None) -> list[Unpublication]:
-        """Schedules still to run or held by R7, by date."""
-        stmt = select(Unpublication).where(schedules.c.state.in_(self.ACTIVE))
-        if product_code is not None:
-            stmt = stmt.where(schedules.c.product_code == product_code)
-        return list(self.session.scalars(stmt.order_by(schedules.c.due_at, schedules.c.id)))
-
-    def list(self, product_code: str | None = None) -> list[Unpublication]:
-        stmt = select(Unpublication).order_by(schedules.c.id)
-        if product_code is not None:
-            stmt = stmt.where(schedules.c.product_code == product_code)
-        return list(self.session.scalars(stmt))
-
-    def due(self, at: datetime, limit: int = 100) -> list[Unpublication]:
-        """Schedules with something due at `at`, locked so that a second worker skips them
-        (SKIP LOCKED on PostgreSQL; SQLite's write lock makes it serial)."""
-        stmt = (
-            select(Unpublication)
-            .where(
-                schedules.c.state == ScheduleState.SCHEDULED.value,
-                schedules.c.next_at.is_not(None),
-                schedules.c.next_at <= at,
-            )
-            .order_by(schedules.c.next_at, schedules.c.id)
-            .limit(limit)
-        )
-        if not self.sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)
-        return list(self.session.scalars(stmt))
-
-
-class DriftFindings:
-    """Differences between the cloud and the Versions table, as recorded."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def add(self, finding: Finding) -> None:
-        self.session.add(finding)
-        self.session.flush()
-
-    def get(self, finding_id: int) -> Finding | None:
-        return self.session.get(Finding, finding_id)
-
-    def open(self, product_code: str | None = None) -> list[Finding]:
-        stmt = select(Finding).where(drift_findings.c.resolved_at.is_(None))
-        if product_code is not None:
-            stmt = stmt.where(drift_findings.c.product_code == product_code)
-        return list(self.session.scalars(stmt.order_by(drift_findings.c.id)))

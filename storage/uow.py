@@ -10,7 +10,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import repository
+from storage import drift, repository, unpublication
 from storage.db import is_sqlite
 from storage.orm import start_mappers
 
@@ -23,8 +23,8 @@ class UnitOfWork:
     jobs: repository.Jobs
     subscribers: repository.Subscribers
     outbox: repository.Outbox
-    schedules: repository.Schedules
-    drift: repository.DriftFindings
+    schedules: unpublication.Schedules
+    drift: drift.DriftFindings
 
     def __init__(self, session_factory: Callable[[], Session], *, sqlite: bool) -> None:
         self._session_factory = session_factory
@@ -38,8 +38,8 @@ class UnitOfWork:
         self.jobs = repository.Jobs(self.session, sqlite=self._sqlite)
         self.subscribers = repository.Subscribers(self.session)
         self.outbox = repository.Outbox(self.session, sqlite=self._sqlite)
-        self.schedules = repository.Schedules(self.session, sqlite=self._sqlite)
-        self.drift = repository.DriftFindings(self.session)
+        self.schedules = unpublication.Schedules(self.session, sqlite=self._sqlite)
+        self.drift = drift.DriftFindings(self.session)
         return self
 
     def __exit__(
