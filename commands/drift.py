@@ -103,7 +103,7 @@ def record(
     if new:
         stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         managers.drift_found(uow, product, stamp, [f.detail for f in new], at)
-        log.warning("product %s: %d new drift finding(s)", product.code, len(new))
+        log.info("product %s: %d new drift finding(s)", product.code, len(new))
     still = [f for key, f in open_findings.items() if key in current] + new
     return Report(product.code, still, new)
 

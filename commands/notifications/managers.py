@@ -40,8 +40,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "scheduled": ":calendar: Unpublication scheduled on *{date}* (UTC); subscribers and "
         "organization administrators are told now and reminded before it.",
         "blocked": ":warning: {what} of *{name}* (`{code}`) was to be unpublished on {date}, but "
-        "it is the only published version left (R7): it stays published. Publish another "
-        "version and ask again, or cancel the schedule.",
+        "it is the only published version left (R7): it stays published. Cancel this schedule; "
+        "to unpublish it, publish another version first, then ask again.",
         "late": ":hourglass: The unpublication of {what} of *{name}* (`{code}`) due on {date} ran "
         "{late} late: no worker was running at the time.",
         "drift": ":mag: *{name}* (`{code}`): the cloud differs from the Versions table.",
@@ -72,8 +72,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "scheduled": ":calendar: Dépublication prévue le *{date}* (UTC) ; les souscripteurs et "
         "administrateurs de l'organisation sont avertis maintenant, puis avant la date.",
         "blocked": ":warning: {what} de *{name}* (`{code}`) devait être dépubliée le {date}, "
-        "mais c'est la seule version publiée restante (R7) : elle reste publiée. Publiez une "
-        "autre version et redemandez, ou annulez la dépublication prévue.",
+        "mais c'est la seule version publiée restante (R7) : elle reste publiée. Annulez cette "
+        "dépublication prévue ; pour la dépublier, publiez d'abord une autre version, puis "
+        "redemandez.",
         "late": ":hourglass: La dépublication de {what} de *{name}* (`{code}`) prévue le {date} "
         "a eu lieu avec {late} de retard : aucun worker ne tournait alors.",
         "drift": ":mag: *{name}* (`{code}`) : le cloud diffère du tableau des versions.",
