@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -21,7 +21,21 @@ class Groups:
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self._members: dict[str, tuple[float, frozenset[str]]] = {}
+        self._wanted: tuple[float, tuple[str, ...]] | None = None
         self._lock = threading.Lock()
+
+    def wanted(self, read: Callable[[], list[str]]) -> tuple[str, ...]:
+        """The groups that make release managers (`read()` asks the database), kept as long as
+        their members: a group set on a product counts within `ttl`."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._wanted
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        groups = tuple(read())
+        with self._lock:
+            self._wanted = (now, groups)
+        return groups
 
     def member_of(self, client: WebClient, user_id: str, groups: Iterable[str]) -> list[str]:
         """The groups among `groups` that `user_id` is in now (by ID)."""

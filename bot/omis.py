@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 from commands import services
 from commands.bootstrap import Core
@@ -27,12 +28,22 @@ Submit = Callable[[Callable[[], None]], Future[None]]
 class _Entry:
     at: float
     omis: tuple[Omi, ...]
-    # Lower-cased "name id" per OMI, made once: a menu filters thousands as the seller types.
-    keys: tuple[str, ...]
+    # Made once per list, not per keystroke: a menu filters thousands as the seller types.
+    keys: tuple[str, ...]  # lower-cased "name id"
+    options: tuple[dict[str, Any], ...]  # the Block Kit option of each OMI
 
 
 class OmiMenus:
-    def __init__(self, submit: Submit, ttl: float = 60.0, wait: float = 1.0) -> None:
+    """`option` builds the Block Kit option of an OMI (bot.views.omi_option)."""
+
+    def __init__(
+        self,
+        submit: Submit,
+        option: Callable[[Omi], dict[str, Any]],
+        ttl: float = 60.0,
+        wait: float = 1.0,
+    ) -> None:
+        self._option = option
         self._submit = submit
         self.ttl = ttl
         # How long a menu whose list was never fetched waits for the fetch under way.
@@ -64,11 +75,12 @@ class OmiMenus:
             with self._lock:
                 self._fetching.pop(code, None)
         keys = tuple(f"{o.name} {o.image_id}".lower() for o in omis)
+        options = tuple(self._option(o) for o in omis)
         with self._lock:
-            self._entries[code] = _Entry(time.monotonic(), omis, keys)
+            self._entries[code] = _Entry(time.monotonic(), omis, keys, options)
 
-    def matching(self, core: Core, code: str, typed: str, limit: int) -> list[Omi]:
-        """The held OMIs whose name or ID contains `typed`, at most `limit`."""
+    def matching(self, core: Core, code: str, typed: str, limit: int) -> list[dict[str, Any]]:
+        """The options of the held OMIs whose name or ID contains `typed`, at most `limit`."""
         running = self.prefetch(core, code)
         with self._lock:
             entry = self._entries.get(code)
@@ -82,10 +94,10 @@ class OmiMenus:
         if entry is None:
             return []
         needle = typed.strip().lower()
-        found: list[Omi] = []
-        for omi, key in zip(entry.omis, entry.keys, strict=True):
+        found: list[dict[str, Any]] = []
+        for option, key in zip(entry.options, entry.keys, strict=True):
             if needle in key:
-                found.append(omi)
+                found.append(option)
                 if len(found) == limit:
                     break
         return found

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot import listeners
+from bot import listeners, views
 from bot.app import BotSettings, create_app
 from bot.groups import Groups
 from bot.locale import Locales
@@ -44,15 +45,42 @@ class SeenTriggers:
 
 
 class Later:
-    """Runs what follows an acknowledgement on threads of its own. Bolt acknowledges from a
-    small pool of threads; work that waits on OUTSCALE or on Slack's Web API must not sit in
-    it, or the next requests' acknowledgements wait behind it."""
+    """Runs what follows an acknowledgement on threads of its own, once the requests being
+    answered have their answers.
 
-    def __init__(self, threads: int = 32) -> None:
+    Bolt answers from a small pool of threads and everything shares one interpreter: work that
+    waits on OUTSCALE or on Slack's Web API must not sit in Bolt's pool, and work that computes
+    (database, views, Web API calls) must not compete with answers still due. A task waits
+    until no request is being answered, `yield_for` seconds at most, so a steady stream of
+    requests never starves it (a trigger's views.open is still due within 3 seconds). Requests
+    queued in the HTTP server are not seen yet, so a burst counts as over only once no request
+    has started for `quiet` seconds."""
+
+    def __init__(self, threads: int = 16, yield_for: float = 0.5, quiet: float = 0.02) -> None:
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="omi-bot-after-ack")
+        self.yield_for = yield_for
+        self.quiet = quiet
+        self._answering = 0
+        self._last_start = 0.0
+        self._answered = threading.Condition()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around a request until its answer is ready."""
+        with self._answered:
+            self._answering += 1
+            self._last_start = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._answered:
+                self._answering -= 1
+                if self._answering == 0:
+                    self._answered.notify_all()
 
     def __call__(self, fn: Callable[[], None]) -> Future[None]:
         def guarded() -> None:
+            self._wait_for_answers()
             try:
                 fn()
             except Exception:
@@ -60,6 +88,16 @@ class Later:
                 logger.exception("work after an acknowledgement failed")
 
         return self._pool.submit(guarded)
+
+    def _wait_for_answers(self) -> None:
+        deadline = time.monotonic() + self.yield_for
+        with self._answered:
+            while True:
+                now = time.monotonic()
+                idle = self._answering == 0 and now - self._last_start >= self.quiet
+                if idle or now >= deadline:
+                    return
+                self._answered.wait(min(self.quiet, deadline - now))
 
 
 def install(
@@ -74,7 +112,7 @@ def install(
     locales = locales or Locales()
     groups = Groups()
     later = Later()
-    omis = OmiMenus(later)
+    omis = OmiMenus(later, views.omi_option)
     seen = SeenTriggers()
     app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
 
@@ -97,7 +135,8 @@ def install(
                 request.headers.get("x-slack-retry-num", ["-"])[0],
             )
             return _acknowledged()
-        return next()
+        with later.answering():
+            return next()
 
     listeners.register(app)
 

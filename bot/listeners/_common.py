@@ -52,7 +52,8 @@ def actor(context: BoltContext, client: WebClient, user_id: str) -> Actor:
     """The Slack user with the release manager groups they are in now. Asks Slack (cached):
     call it after the acknowledgement only."""
     groups: Groups = context["groups"]
-    wanted = services.release_manager_groups(core_of(context))
+    core = core_of(context)
+    wanted = groups.wanted(lambda: services.release_manager_groups(core))
     return Actor.slack_user(user_id, groups.member_of(client, user_id, wanted))
 
 

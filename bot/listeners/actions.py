@@ -52,12 +52,11 @@ def decide(
     lang = language(context, client, user)
     core = core_of(context)
     try:
-        request, product = services.check_decision(
+        request, product, audience = services.check_decision(
             core, int(action.get("value") or 0), by=actor(context, client, user)
         )
         meta = {"request": request.id, "lang": lang}
         if action["action_id"] == views.APPROVE_ACTION:
-            audience = services.audience(core, product.code)
             view = views.confirm_approve(lang, request, product, audience, meta)
         else:
             view = views.reject_form(lang, meta)

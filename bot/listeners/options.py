@@ -21,5 +21,4 @@ def on_omi_options(
     code = str(views.metadata(body.get("view") or {}).get("product") or "")
     typed = str(payload.get("value") or "")
     # An empty list tells the seller nothing matched; the submission explains why.
-    omis = omis_of(context).matching(core_of(context), code, typed, views.MAX_OPTIONS)
-    ack(options=[views.omi_option(o) for o in omis])
+    ack(options=omis_of(context).matching(core_of(context), code, typed, views.MAX_OPTIONS))

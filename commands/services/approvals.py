@@ -25,6 +25,7 @@ from commands.retention import RETENTION
 from commands.services.products import find_omi, get_product, get_version
 from commands.services.publication import check_publication, start_publication
 from commands.services.schedules import check_schedulable, schedule_in, targets, today
+from commands.services.subscribers import Audience, audience_in
 from commands.services.unpublication import unpublish_one, unpublish_whole
 from storage.uow import UnitOfWork
 
@@ -146,16 +147,18 @@ def awaiting_approval(core: Core, actor: Actor) -> list[Request]:
         return [r for r in uow.requests.pending(codes) if r.requested_by != actor.id]
 
 
-def check_decision(core: Core, request_id: int, *, by: Actor) -> tuple[Request, Product]:
+def check_decision(
+    core: Core, request_id: int, *, by: Actor
+) -> tuple[Request, Product, Audience]:
     """Whether `by` may decide the request now (the Approve and Reject buttons ask before any
-    modal opens); the decision itself checks again under the lock."""
+    modal opens), with whom it would reach; the decision itself checks again under the lock."""
     with core.uow() as uow:
         request = uow.requests.get(request_id)
         if request is None:
             raise NotFound(f"There is no request {request_id}.")
         product = get_product(uow, request.product_code)
         request.check_decidable(product, by)
-        return request, product
+        return request, product, audience_in(uow, product.code)
 
 
 def requests_of(core: Core, user_id: str, limit: int = 10) -> list[Request]:

@@ -160,11 +160,15 @@ class Audience:
 
 def audience(core: Core, product_code: str) -> Audience:
     with core.uow() as uow:
-        get_product(uow, product_code)
-        subs = uow.subscribers.list(product_code)
-        emails = {s.email.lower() for s in subs}
-        for org_id in {s.organization_id for s in subs}:
-            org = uow.subscribers.organization_by_id(org_id)
-            if org is not None:
-                emails.update(e.lower() for e in org.admin_emails)
-        return Audience(accounts=len(subs), recipients=len(emails))
+        return audience_in(uow, product_code)
+
+
+def audience_in(uow: UnitOfWork, product_code: str) -> Audience:
+    get_product(uow, product_code)
+    subs = uow.subscribers.list(product_code)
+    emails = {s.email.lower() for s in subs}
+    for org_id in {s.organization_id for s in subs}:
+        org = uow.subscribers.organization_by_id(org_id)
+        if org is not None:
+            emails.update(e.lower() for e in org.admin_emails)
+    return Audience(accounts=len(subs), recipients=len(emails))

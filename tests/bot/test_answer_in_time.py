@@ -224,3 +224,19 @@ def test_app_home_event_is_answered_before_its_lookups(
     assert answer.status_code == 200
     home = fake_slack.wait_for("views.publish", timeout=LATER)[0].params["view"]
     assert home["type"] == "home"
+
+
+def test_work_after_an_answer_waits_for_the_answers_being_made() -> None:
+    """Acknowledgements first: follow-up work starts once no request is being answered."""
+    from bot.runtime import Later
+
+    later = Later(threads=2, yield_for=LATER, quiet=0.0)
+    order: list[str] = []
+    done = later(lambda: order.append("work"))
+    done.result(timeout=LATER)  # nothing being answered: it runs at once
+    with later.answering():
+        waiting = later(lambda: order.append("work after the answer"))
+        time.sleep(0.2)  # the work had every chance to start; it must not have
+        order.append("answered")
+    waiting.result(timeout=LATER)
+    assert order == ["work", "answered", "work after the answer"]

@@ -145,8 +145,7 @@ class FakeSlackAPI:
     def start(self) -> FakeSlackAPI:
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
@@ -679,6 +678,12 @@ class FakeSlackAPI:
 
 
 # ---------------------------------------------------------------------- HTTP plumbing
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Slack takes bursts of calls; the default backlog of 5 resets connections past it.
+    request_queue_size = 256
 
 
 def _parse_params(content_type: str, raw: bytes, query: str) -> dict[str, Any]:
