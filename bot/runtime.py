@@ -78,9 +78,13 @@ class Later:
                 if self._answering == 0:
                     self._answered.notify_all()
 
-    def __call__(self, fn: Callable[[], None]) -> Future[None]:
+    def __call__(self, fn: Callable[[], None], *, before_answers: bool = False) -> Future[None]:
+        """Run `fn` on the pool; `before_answers`: at once, for work an answer waits on (the
+        OMI list an options load needs)."""
+
         def guarded() -> None:
-            self._wait_for_answers()
+            if not before_answers:
+                self._wait_for_answers()
             try:
                 fn()
             except Exception:
@@ -112,7 +116,7 @@ def install(
     locales = locales or Locales()
     groups = Groups()
     later = Later()
-    omis = OmiMenus(later, views.omi_option)
+    omis = OmiMenus(lambda fn: later(fn, before_answers=True), views.omi_option)
     seen = SeenTriggers()
     app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
 
