@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 
 def make_engine(url: str) -> Engine:
@@ -22,7 +22,7 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": 30, "check_same_thread": False},
-        poolclass=NullPool,
+        poolclass=QueuePool,
     )
 
     @event.listens_for(engine, "connect")
