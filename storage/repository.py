@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -357,9 +357,13 @@ class Outbox:
                 fresh.pop(key, None)
         if not fresh:
             return 0
+        # A Core executemany: the ORM would insert one row per statement on SQLite to read
+        # each new ID back, and nothing here needs the IDs.
+        columns = [c.key for c in outbox.columns if c.key != "id"]
+        rows = [{name: getattr(item, name) for name in columns} for item in fresh.values()]
         try:
             with self.session.begin_nested():
-                self.session.add_all(fresh.values())
+                self.session.execute(insert(outbox), rows)
         except IntegrityError:
             # Another transaction queued some of the same keys meanwhile: one by one.
             return sum(self.add(item) for item in fresh.values())
@@ -388,6 +392,43 @@ class Outbox:
         result = self.session.execute(update(outbox).where(self._held(item)).values(**values))
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
+    def settle_sent(self, sent: Sequence[tuple[OutboxItem, datetime]]) -> set[int]:
+        """Marks notices sent, each at its own time, `(item, sent_at)`, those still held by
+        their claims only: one UPDATE … RETURNING per claim fenced as `settle` is, instead of
+        one per notice. Returns the IDs written; the others were taken over by another worker
+        after the lease ran out."""
+        held: set[int] = set()
+        by_claim: dict[tuple[int, str | None], list[tuple[int, datetime]]] = {}
+        for item, at in sent:
+            by_claim.setdefault((item.attempts, item.worker), []).append((item.id, at))
+        for (attempts, worker), rows in by_claim.items():
+            for start in range(0, len(rows), 500):
+                chunk = rows[start : start + 500]
+                when = case(
+                    *(
+                        (outbox.c.id == i, bindparam(None, at, outbox.c.sent_at.type))
+                        for i, at in chunk
+                    )
+                )
+                result = self.session.execute(
+                    update(outbox)
+                    .where(
+                        outbox.c.id.in_([i for i, _ in chunk]),
+                        outbox.c.state == OutboxState.SENDING.value,
+                        outbox.c.attempts == attempts,
+                        outbox.c.worker == worker,
+                    )
+                    .values(
+                        state=OutboxState.SENT.value,
+                        sent_at=when,
+                        lease_until=None,
+                        last_error=None,
+                    )
+                    .returning(outbox.c.id)
+                )
+                held.update(result.scalars())
+        return held
+
     def renew(self, items: Sequence[OutboxItem], until: datetime) -> set[int]:
         """Extends the lease of the notices still held by their claims; returns their IDs."""
         held: set[int] = set()
@@ -413,30 +454,56 @@ class Outbox:
     def claim(
         self, channel: str, worker: str, at: datetime, lease: timedelta, limit: int
     ) -> list[OutboxItem]:
-        """Takes due notices for delivery, as Jobs.claim does."""
-        stmt = (
-            select(OutboxItem)
-            .where(
-                outbox.c.channel == channel,
-                or_(
-                    and_(
-                        outbox.c.state == OutboxState.PENDING.value, outbox.c.next_attempt_at <= at
-                    ),
-                    and_(outbox.c.state == OutboxState.SENDING.value, outbox.c.lease_until < at),
-                ),
+        """Takes due notices for delivery, as Jobs.claim does: first those whose worker's
+        lease ran out (it died), then pending ones that are due, oldest first."""
+        taken = self._claim(
+            channel,
+            and_(outbox.c.state == OutboxState.SENDING.value, outbox.c.lease_until < at),
+            worker,
+            at + lease,
+            limit,
+        )
+        if len(taken) < limit:
+            taken += self._claim(
+                channel,
+                and_(outbox.c.state == OutboxState.PENDING.value, outbox.c.next_attempt_at <= at),
+                worker,
+                at + lease,
+                limit - len(taken),
             )
+        return taken
+
+    def _claim(
+        self,
+        channel: str,
+        condition: ColumnElement[bool],
+        worker: str,
+        lease_until: datetime,
+        limit: int,
+    ) -> list[OutboxItem]:
+        # One UPDATE … RETURNING whose rows come from ix_outbox_due in its order (a read then
+        # a write of each row cost more than sending a mail to a nearby server).
+        due = (
+            select(outbox.c.id)
+            .where(outbox.c.channel == channel, condition)
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
             .limit(limit)
         )
         if not self.sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)
-        items = list(self.session.scalars(stmt))
-        for item in items:
-            item.state = OutboxState.SENDING
-            item.attempts += 1
-            item.lease_until = at + lease
-            item.worker = worker
-        return items
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            update(OutboxItem)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(
+                state=OutboxState.SENDING,
+                attempts=outbox.c.attempts + 1,
+                lease_until=lease_until,
+                worker=worker,
+            )
+            .returning(OutboxItem)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(self.session.scalars(stmt), key=lambda i: (i.next_attempt_at, i.id))
 
     def list(
         self,

@@ -23,10 +23,13 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from commands.notifications.transport import Envelope, envelope_of
+
 __all__ = [
     "LANGUAGES",
     "Event",
     "MailFacts",
+    "PreparedMail",
     "RenderedMail",
     "VersionFacts",
     "build_message",
@@ -327,3 +330,75 @@ def readdress(message: EmailMessage, *, to: str, message_id: str, date: datetime
     if isinstance(message._payload, list):  # type: ignore[attr-defined]
         copy._payload = list(message._payload)  # type: ignore[attr-defined]
     return copy
+
+
+# An address written as it is, which the header parser gives back unchanged: ASCII dot-atoms
+# on both sides of the @, no display name.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_WIRE = SMTP.clone(linesep="\r\n")
+
+
+class PreparedMail:
+    """One event's mail in one language, serialized once; `envelope` puts the three headers
+    that name a recipient (To, Message-ID, Date) in front of the shared bytes.
+
+    Serializing a MIME message with the email package costs about as much as sending it to a
+    server on the same host, so it is done once per event and language, not per recipient.
+    The bytes are the ones `readdress` then `envelope_of` give (a test holds them to it), and
+    an address the quick way does not cover (a display name, non-ASCII, a long one) goes that
+    way instead."""
+
+    def __init__(self, mail: RenderedMail, mail_from: str) -> None:
+        self.template = build_message(
+            mail,
+            to="recipient@omi-bot.invalid",
+            mail_from=mail_from,
+            message_id=make_message_id("template", "omi-bot.invalid"),
+            date=datetime(2000, 1, 1, tzinfo=UTC),
+        )
+        # Serializing sets the multipart boundary on the template itself: every recipient's
+        # copy then has the same one, whichever way it is made.
+        self.template.as_bytes(policy=_WIRE)
+        first = envelope_of(self.template)
+        self._lines = [
+            (name.lower(), _WIRE.fold_binary(name, value))
+            for name, value in self.template.raw_items()
+        ]
+        head = b"".join(line for _, line in self._lines)
+        # Ends with the blank line after the headers.
+        self._body = first.data[len(head) :]
+        self._sender = first.sender
+        self._quick = not first.mail_options and first.data.startswith(head + b"\r\n")
+
+    def envelope(self, *, to: str, message_id: str, date: datetime) -> Envelope:
+        """The mail for one recipient, checked as `readdress` checks it."""
+        written = {
+            "to": _header_line("To", to) if _PLAIN_ADDRESS.fullmatch(to) else None,
+            "message-id": (
+                _header_line("Message-ID", message_id)
+                if _MESSAGE_ID.fullmatch(message_id or "")
+                else None
+            ),
+            "date": _header_line("Date", format_datetime(_as_utc(date))),
+        }
+        if not self._quick or None in written.values():
+            return envelope_of(readdress(self.template, to=to, message_id=message_id, date=date))
+        head = b"".join(written.get(name, line) or line for name, line in self._lines)
+        return Envelope(
+            sender=self._sender,
+            recipients=(to,),
+            data=head + self._body,
+            mail_options=(),
+            message_id=message_id,
+        )
+
+
+def _header_line(name: str, value: str) -> bytes | None:
+    """`Name: value` and CRLF when it needs no folding nor encoding, else None."""
+    line = f"{name}: {value}"
+    if len(line) > _WIRE.max_line_length or not line.isascii():
+        return None
+    return line.encode("ascii") + b"\r\n"

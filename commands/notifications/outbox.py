@@ -1,14 +1,15 @@
-"""Delivery of the outbox's mails: claim the due ones, send them over one connection, record
-each outcome as soon as it is known.
+"""Delivery of the outbox's mails: claim the due ones in batches, send them over one
+connection, record their outcomes a group at a time.
 
 How far "exactly once" goes. A mail is claimed with a lease (state sending, lease_until) in its
 own committed transaction; a worker that dies leaves its mails to be claimed again once the
-lease runs out, so nothing queued is lost. Each outcome is committed right after the server
-answers, so a crash resends at most the one mail whose answer was received but not yet
-recorded. SMTP offers nothing better: no protocol lets a client learn whether a message it
-sent before dying was queued. That mail keeps its Message-ID, so mail clients and most
-servers recognise the duplicate. The Maildir transport stores by Message-ID and never keeps
-two copies.
+lease runs out, so nothing queued is lost. Outcomes are committed together, RECORD_EVERY
+mails or RECORD_SECONDS after the first of them at the most: a commit per mail costs more
+than sending the mail does. A crash therefore resends at most the mails of the group whose
+answers were received but not yet recorded. SMTP offers nothing better than "at most one":
+no protocol lets a client learn whether a message it sent before dying was queued. A resent
+mail keeps its Message-ID, so mail clients and most servers recognise the duplicate. The
+Maildir transport stores by Message-ID and never keeps two copies.
 
 A mail is retried with backoff while the server says "later" (4xx, connection trouble): the
 delay doubles up to an hour, and the retries go on for OMI_MAIL_RETRY_SECONDS (a day) after the
@@ -22,9 +23,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from commands.bootstrap import Core
@@ -32,15 +33,15 @@ from commands.config import Settings
 from commands.errors import NotFound, UserError
 from commands.model import OutboxItem, OutboxState
 from commands.notifications.mail import (
+    PreparedMail,
     RenderedMail,
-    build_message,
     make_message_id,
     message_id_domain,
-    readdress,
 )
 from commands.notifications.transport import (
     Delivery,
     DeliveryStatus,
+    Envelope,
     Transport,
     backoff,
     transport_from_url,
@@ -54,6 +55,9 @@ CHANNEL = "email"
 # The longest wait between two tries of one mail.
 RETRY_CAP_SECONDS = 3600.0
 BATCH = 200
+# Outcomes committed together: a crash resends at most these, never more than a second's worth.
+RECORD_EVERY = 100
+RECORD_SECONDS = 1.0
 # How long one call may keep sending before it lets the worker run its jobs again.
 BUDGET_SECONDS = 10.0
 
@@ -88,10 +92,12 @@ def deliver_mail(
     worker_name: str,
     batch: int = BATCH,
     stopping: Callable[[], bool] | None = None,
+    transport: Transport | None = None,
 ) -> int:
-    """Sends the mails that are due, in batches of `batch` over one connection, for up to
-    BUDGET_SECONDS. Returns how many mails were handled (sent, retried later or failed)."""
-    report = send_due_mail(core, worker_name, batch=batch, stopping=stopping)
+    """Sends the mails that are due, in batches of `batch` over one connection (`transport`,
+    else one of its own), for up to BUDGET_SECONDS. Returns how many mails were handled (sent,
+    retried later or failed)."""
+    report = send_due_mail(core, worker_name, batch=batch, stopping=stopping, transport=transport)
     return report.claimed
 
 
@@ -102,25 +108,31 @@ def send_due_mail(
     batch: int = BATCH,
     budget_seconds: float = BUDGET_SECONDS,
     max_attempts: int | None = None,
+    record_every: int = RECORD_EVERY,
     after_each: AfterEach | None = None,
     stopping: Callable[[], bool] | None = None,
+    transport: Transport | None = None,
 ) -> DeliveryReport:
-    """deliver_mail with the details. `after_each` is called once each outcome is committed:
-    a hook for progress reports, and where tests stop a worker dead to play a crash.
-    `stopping()` turning true (a worker shutting down) gives back the mails not yet tried."""
+    """deliver_mail with the details. Outcomes are committed `record_every` at a time (and at
+    least every RECORD_SECONDS); `after_each` is called for each once it is committed: a hook
+    for progress reports, and where tests stop a worker dead to play a crash.
+    `stopping()` turning true (a worker shutting down) gives back the mails not yet tried.
+    A `transport` given is used and left open (a worker keeps its connection from one call to
+    the next); otherwise one is opened from the settings and closed at the end."""
     stopping = stopping or (lambda: False)
-    transport = open_transport(core.settings)
     lease = timedelta(seconds=core.settings.job_lease_seconds)
     report = DeliveryReport()
     deadline = time.monotonic() + budget_seconds
-    with transport:
+    opened = nullcontext(transport) if transport is not None else open_transport(core.settings)
+    with opened as transport:
         while True:
             with core.uow() as uow:
                 claimed = uow.outbox.claim(CHANNEL, worker_name, core.clock(), lease, batch)
                 uow.commit()
             if not claimed:
                 break
-            done = _send_batch(core, transport, claimed, lease, max_attempts, after_each, stopping)
+            sender = _Sender(core, transport, lease, max_attempts, record_every, after_each)
+            done = sender.send(claimed, stopping)
             report.add(done)
             log.info(
                 "mail via %r: %d sent, %d to retry, %d failed, %d not tried",
@@ -135,40 +147,95 @@ def send_due_mail(
     return report
 
 
-def _send_batch(
-    core: Core,
-    transport: Transport,
-    claimed: Sequence[OutboxItem],
-    lease: timedelta,
-    max_attempts: int | None,
-    after_each: AfterEach | None,
-    stopping: Callable[[], bool],
-) -> DeliveryReport:
-    report = DeliveryReport(claimed=len(claimed))
-    held = {item.id for item in claimed}
-    lease_until = min(item.lease_until or core.clock() for item in claimed)
-    for index, item in enumerate(claimed):
-        message = _build(item, core.settings.mail_from)
-        # Checked right before the send, after everything slow: a slow server must not let the
-        # lease run out under a batch still being sent, and a worker that stalled past its lease
-        # must not send what another one took over since.
-        if core.clock() >= lease_until - lease / 2:
-            held = _renew(core, claimed[index:], lease)
-            lease_until = core.clock() + lease
-        if item.id not in held:
-            report.lost += 1
-            continue
-        delivery = _send(transport, item, message)
-        state = _record(core, item, delivery, max_attempts)
-        _count(report, state)
-        if after_each is not None:
-            after_each(item, state)
-        reason = unavailable(transport) or ("the worker is stopping" if stopping() else None)
-        if reason is not None and index + 1 < len(claimed):
-            # The server cannot be reached: trying the rest now would only burn their attempts.
-            report.released = _release(core, claimed[index + 1 :], reason)
-            break
-    return report
+class _Sender:
+    """Sends one claimed batch, keeping the outcomes not yet committed."""
+
+    def __init__(
+        self,
+        core: Core,
+        transport: Transport,
+        lease: timedelta,
+        max_attempts: int | None,
+        record_every: int,
+        after_each: AfterEach | None,
+    ) -> None:
+        self.core = core
+        self.transport = transport
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.record_every = max(record_every, 1)
+        self.after_each = after_each
+        self.report = DeliveryReport()
+        self.unrecorded: list[tuple[OutboxItem, dict[str, object]]] = []
+        self.oldest = 0.0  # time.monotonic() of the oldest unrecorded outcome
+
+    def send(self, claimed: Sequence[OutboxItem], stopping: Callable[[], bool]) -> DeliveryReport:
+        core = self.core
+        self.report.claimed = len(claimed)
+        held = {item.id for item in claimed}
+        lease_until = min(item.lease_until or core.clock() for item in claimed)
+        for index, item in enumerate(claimed):
+            message = _build(item, core.settings.mail_from)
+            # Checked right before the send, after everything slow: a slow server must not let
+            # the lease run out under a batch still being sent, and a worker that stalled past
+            # its lease must not send what another one took over since.
+            if core.clock() >= lease_until - self.lease / 2:
+                self.record()
+                held = _renew(core, claimed[index:], self.lease)
+                lease_until = core.clock() + self.lease
+            if item.id not in held:
+                self.report.lost += 1
+                continue
+            delivery = _send(self.transport, item, message)
+            if not self.unrecorded:
+                self.oldest = time.monotonic()
+            self.unrecorded.append((item, _outcome(core, item, delivery, self.max_attempts)))
+            if (
+                len(self.unrecorded) >= self.record_every
+                or time.monotonic() - self.oldest >= RECORD_SECONDS
+            ):
+                self.record()
+            reason = unavailable(self.transport) or (
+                "the worker is stopping" if stopping() else None
+            )
+            if reason is not None and index + 1 < len(claimed):
+                # The server cannot be reached: trying the rest now would only burn their
+                # attempts.
+                self.record()
+                self.report.released = _release(core, claimed[index + 1 :], reason)
+                break
+        self.record()
+        return self.report
+
+    def record(self) -> None:
+        """Commits the outcomes not yet committed, in one transaction, each fenced on its
+        claim: the outcome of a mail another worker took over (its lease ran out) is not
+        written, that worker's is the one kept."""
+        if not self.unrecorded:
+            return
+        outcomes, self.unrecorded = self.unrecorded, []
+        at = self.core.clock()
+        with self.core.uow() as uow:
+            kept = uow.outbox.settle_sent(
+                [(i, v["sent_at"]) for i, v in outcomes if v["state"] is OutboxState.SENT]
+            )
+            for item, values in outcomes:
+                if values["state"] is OutboxState.SENT:
+                    continue
+                # Retries and failures are few: one fenced UPDATE each.
+                if uow.outbox.settle(item, **values):
+                    kept.add(item.id)
+                    if values["state"] is OutboxState.FAILED:
+                        report_failure(uow, item, str(values["last_error"]), at)
+            uow.commit()
+        for item, values in outcomes:
+            state = values["state"] if item.id in kept else None
+            assert state is None or isinstance(state, OutboxState)
+            if state is None:
+                log.warning("mail %s was taken over by another worker", item.id)
+            _count(self.report, state)
+            if self.after_each is not None:
+                self.after_each(item, state)
 
 
 def unavailable(transport: Transport) -> str | None:
@@ -187,50 +254,49 @@ def _count(report: DeliveryReport, state: OutboxState | None) -> None:
         report.lost += 1
 
 
-def message_for(item: OutboxItem, mail_from: str) -> EmailMessage:
-    """The mail as rendered when the event happened. Its Date is that moment: the mail was
-    complete then, and a resent copy says the same. Its Message-ID is derived from the outbox
-    key and the sender's domain, so a resent copy keeps it too."""
+def envelope_for(item: OutboxItem, mail_from: str) -> Envelope:
+    """The mail as rendered when the event happened, ready to send. Its Date is that moment:
+    the mail was complete then, and a resent copy says the same. Its Message-ID is derived
+    from the outbox key and the sender's domain, so a resent copy keeps it too."""
     payload = item.payload
-    template = _template(
+    prepared = _prepared(
         str(payload["subject"]),
         str(payload["text"]),
         str(payload["html"]),
         item.language,
         mail_from,
     )
-    return readdress(
-        template, to=item.recipient, message_id=message_id(item, mail_from), date=item.created_at
+    return prepared.envelope(
+        to=item.recipient, message_id=message_id(item, mail_from), date=item.created_at
     )
 
 
 def message_id(item: OutboxItem, mail_from: str) -> str:
-    return make_message_id(item.key, message_id_domain(mail_from))
+    return make_message_id(item.key, _domain(mail_from))
+
+
+@lru_cache(maxsize=8)
+def _domain(mail_from: str) -> str:
+    # Parsing the sender's address costs more than the rest of a mail's headers.
+    return message_id_domain(mail_from)
 
 
 @lru_cache(maxsize=32)
-def _template(subject: str, text: str, html: str, language: str, mail_from: str) -> EmailMessage:
-    # Every recipient of an event in one language gets the same bodies: they are encoded once
-    # here and shared, and only the addressing headers are made per mail.
-    mail = RenderedMail(subject=subject, text=text, html=html, language=language)
-    return build_message(
-        mail,
-        to="recipient@omi-bot.invalid",
-        mail_from=mail_from,
-        message_id=make_message_id("template", "omi-bot.invalid"),
-        date=datetime(2000, 1, 1, tzinfo=UTC),
-    )
+def _prepared(subject: str, text: str, html: str, language: str, mail_from: str) -> PreparedMail:
+    # Every recipient of an event in one language gets the same bodies: they are encoded and
+    # serialized once here, and only the addressing headers are written per mail.
+    return PreparedMail(RenderedMail(subject, text, html, language), mail_from)
 
 
-def _build(item: OutboxItem, mail_from: str) -> EmailMessage | Delivery:
+def _build(item: OutboxItem, mail_from: str) -> Envelope | Delivery:
     try:
-        return message_for(item, mail_from)
+        return envelope_for(item, mail_from)
     except (KeyError, ValueError) as bad:
         # A stored mail that cannot be built never will be: fail it, keep going with the rest.
         return Delivery(DeliveryStatus.FAILED, f"invalid message: {bad}")
 
 
-def _send(transport: Transport, item: OutboxItem, message: EmailMessage | Delivery) -> Delivery:
+def _send(transport: Transport, item: OutboxItem, message: Envelope | Delivery) -> Delivery:
     if isinstance(message, Delivery):
         return message
     try:
@@ -240,11 +306,10 @@ def _send(transport: Transport, item: OutboxItem, message: EmailMessage | Delive
         return Delivery(DeliveryStatus.RETRY, f"internal error ({type(error).__name__})")
 
 
-def _record(
+def _outcome(
     core: Core, mine: OutboxItem, delivery: Delivery, max_attempts: int | None
-) -> OutboxState | None:
-    """Commits one outcome. Returns the mail's new state, or None when another worker took
-    the mail over (its lease ran out): that worker's outcome is the one kept."""
+) -> dict[str, object]:
+    """The columns a delivery's outcome writes, the moment it is known."""
     at = core.clock()
     values: dict[str, object] = {"lease_until": None}
     if delivery.status is DeliveryStatus.SENT:
@@ -262,17 +327,7 @@ def _record(
             values.update(
                 state=OutboxState.PENDING, last_error=delivery.detail, next_attempt_at=due
             )
-    with core.uow() as uow:
-        # One UPDATE fenced on the claim, not a read then a write: this runs once per mail.
-        if not uow.outbox.settle(mine, **values):
-            log.warning("mail %s was taken over by another worker", mine.id)
-            return None
-        if values["state"] is OutboxState.FAILED:
-            report_failure(uow, mine, str(values["last_error"]), at)
-        uow.commit()
-    state = values["state"]
-    assert isinstance(state, OutboxState)
-    return state
+    return values
 
 
 def report_failure(uow: UnitOfWork, item: OutboxItem, reason: str, at: datetime) -> None:

@@ -31,11 +31,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 __all__ = [
     "Delivery",
     "DeliveryStatus",
+    "Envelope",
     "MaildirTransport",
     "SmtpSettings",
     "SmtpTransport",
     "Transport",
     "backoff",
+    "envelope_of",
     "parse_smtp_url",
     "transport_from_url",
 ]
@@ -60,7 +62,7 @@ class Transport(Protocol):
 
     def __exit__(self, *exc: object) -> None: ...
 
-    def send(self, message: EmailMessage) -> Delivery: ...
+    def send(self, message: EmailMessage | Envelope) -> Delivery: ...
 
 
 def backoff(attempt: int, base: float = 30.0, cap: float = 3600.0) -> float:
@@ -105,11 +107,15 @@ class MaildirTransport:
             self._box = mailbox.Maildir(self.path, factory=None, create=True)
         return self._box
 
-    def send(self, message: EmailMessage) -> Delivery:
+    def send(self, message: EmailMessage | Envelope) -> Delivery:
         try:
             box = self._mailbox()
-            data = _maildir_bytes(message)
-            message_id = str(message.get("Message-ID", "")).strip()
+            if isinstance(message, Envelope):
+                data = message.data.replace(b"\r\n", b"\n")
+                message_id = message.message_id.strip()
+            else:
+                data = _maildir_bytes(message)
+                message_id = str(message.get("Message-ID", "")).strip()
             if not message_id:
                 key = box.add(data)
                 return Delivery(DeliveryStatus.SENT, f"stored in {self.path} as {key}")
@@ -235,7 +241,10 @@ def parse_smtp_url(url: str, timeout: float = 30.0) -> SmtpSettings:
 
 
 @dataclass(frozen=True)
-class _Envelope:
+class Envelope:
+    """A message as it goes on the wire: who it is from and to, and its bytes (CRLF line
+    endings, Bcc left out), made once so sending is only sending."""
+
     sender: str
     recipients: tuple[str, ...]
     data: bytes
@@ -243,7 +252,7 @@ class _Envelope:
     message_id: str
 
 
-def _envelope(message: Message) -> _Envelope:
+def envelope_of(message: Message) -> Envelope:
     senders = [addr for _, addr in getaddresses(message.get_all("From", [])) if addr]
     if len(senders) != 1:
         raise ValueError("the message needs exactly one From address")
@@ -260,7 +269,7 @@ def _envelope(message: Message) -> _Envelope:
         if isinstance(policy, EmailPolicy):
             policy = policy.clone(utf8=True)
         options = ("SMTPUTF8", "BODY=8BITMIME")
-    return _Envelope(
+    return Envelope(
         sender=senders[0],
         recipients=recipients,
         data=stripped.as_bytes(policy=policy),
@@ -334,9 +343,9 @@ class SmtpTransport:
             finally:
                 smtp.close()
 
-    def send(self, message: EmailMessage) -> Delivery:
+    def send(self, message: EmailMessage | Envelope) -> Delivery:
         try:
-            envelope = _envelope(message)
+            envelope = message if isinstance(message, Envelope) else envelope_of(message)
         except ValueError as exc:
             return self._log(Delivery(DeliveryStatus.FAILED, f"invalid message: {exc}"), None)
         if self._unavailable is not None:
@@ -413,7 +422,7 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError):
             self._drop()
 
-    def _transaction(self, smtp: smtplib.SMTP, env: _Envelope) -> Delivery:
+    def _transaction(self, smtp: smtplib.SMTP, env: Envelope) -> Delivery:
         try:
             code, text = smtp.mail(env.sender, list(env.mail_options))
         except smtplib.SMTPNotSupportedError as exc:
@@ -489,7 +498,7 @@ class SmtpTransport:
                 text = text.replace(secret, "***")
         return text
 
-    def _log(self, delivery: Delivery, env: _Envelope | None) -> Delivery:
+    def _log(self, delivery: Delivery, env: Envelope | None) -> Delivery:
         level = logging.INFO if delivery.status is DeliveryStatus.SENT else logging.WARNING
         recipients = ", ".join(env.recipients) if env else "?"
         message_id = env.message_id if env else "?"

@@ -18,6 +18,7 @@ import socket
 import ssl
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -129,6 +130,8 @@ class _Handler:
             # Off the event loop: other connections keep being served meanwhile.
             await asyncio.get_running_loop().run_in_executor(None, owner._released.wait, 60)
         drop_now = drop_after = False
+        callback: Callable[[int], None] | None = None
+        accepted = 0
         with owner._lock:
             if owner._drop_during_data > 0:
                 owner._drop_during_data -= 1
@@ -160,6 +163,10 @@ class _Handler:
                     if owner._drop_after <= 0:
                         owner._drop_after = None
                         drop_after = True
+                accepted = len(owner._messages)
+                callback = owner._when_accepted
+        if callback is not None and not drop_now:
+            callback(accepted)
         queued = f"250 2.0.0 OK queued as {len(owner._messages)}"
         if drop_now or drop_after:
             if drop_after:
@@ -212,6 +219,7 @@ class SmtpTestServer:
         self._hold_after: int | None = None
         self._holding = threading.Event()
         self._released = threading.Event()
+        self._when_accepted: Callable[[int], None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -329,6 +337,12 @@ class SmtpTestServer:
         """The next `n` messages: close the connection after DATA, without any reply."""
         with self._lock:
             self._drop_during_data = n
+
+    def when_accepted(self, callback: Callable[[int], None] | None) -> None:
+        """Calls `callback(n)` once the n-th message is accepted, before the client hears so
+        (in the server's thread): where a test stages what happens while a mail is in flight."""
+        with self._lock:
+            self._when_accepted = callback
 
     def require_auth(self, user: str, password: str) -> None:
         """Refuse MAIL FROM until the client logs in with these credentials."""

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from email.policy import default
+from email.message import EmailMessage
+from email.policy import SMTP, default
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,17 @@ from commands.bootstrap import Core
 from commands.delivery import deliverers
 from commands.errors import UserError
 from commands.model import OutboxItem, OutboxState, VersionForm, now
-from commands.notifications.mail import RenderedMail, build_message, readdress
+from commands.notifications.mail import (
+    PreparedMail,
+    RenderedMail,
+    build_message,
+    make_message_id,
+    readdress,
+)
 from commands.notifications.outbox import deliver_mail, send_due_mail
+from commands.notifications.transport import envelope_of
 from commands.worker import Worker
-from tests.conftest import OMI_1, SUB_A
+from tests.conftest import OMI_1, OMI_2, OMI_3, SUB_A
 from tests.notifications.smtp_server import SmtpTestServer, free_port
 
 Drain = Callable[..., None]
@@ -119,8 +127,8 @@ def test_a_worker_that_dies_mid_batch_is_taken_over_and_each_mail_goes_once(
         if len(done) == 2:
             raise Crash
 
-    with pytest.raises(Crash):
-        send_due_mail(smtp_core, "w1", after_each=die_after_two)
+    with pytest.raises(Crash):  # right after its first group of two outcomes is committed
+        send_due_mail(smtp_core, "w1", record_every=2, after_each=die_after_two)
     assert len(smtp_server.messages) == 2
     stuck = [i for i in mails(smtp_core).values() if i.state is OutboxState.SENDING]
     assert len(stuck) == 2  # claimed by the dead worker, outcome never known
@@ -156,7 +164,7 @@ def test_a_stalled_worker_does_not_resend_what_another_took_over(
             later(smtp_core, seconds=smtp_core.settings.job_lease_seconds * 2)
             assert deliver_mail(smtp_core, "w2") == 3
 
-    report = send_due_mail(smtp_core, "w1", after_each=stall_then_lose_the_lease)
+    report = send_due_mail(smtp_core, "w1", record_every=1, after_each=stall_then_lose_the_lease)
     assert (report.sent, report.lost) == (1, 3)
     assert received(smtp_server) == Counter(dict.fromkeys(RECIPIENTS, 1))
 
@@ -172,7 +180,7 @@ def test_a_stalled_worker_leaves_alone_what_another_is_still_sending(
                 uow.commit()
             assert len(taken) == 3
 
-    report = send_due_mail(smtp_core, "w1", after_each=stall_while_another_claims)
+    report = send_due_mail(smtp_core, "w1", record_every=1, after_each=stall_while_another_claims)
     assert (report.sent, report.lost) == (1, 3)
     assert len(smtp_server.messages) == 1  # w1 sent none of w2's mails
     assert sorted(i.attempts for i in mails(smtp_core).values()) == [1, 2, 2, 2]
@@ -391,3 +399,106 @@ def test_mails_built_from_a_shared_template_are_the_mails_build_message_makes() 
     assert made[0]["To"] == "u0@x.example"
     with pytest.raises(ValueError):
         readdress(template, to="a@x.example\r\nBcc: b@x.example", message_id="<m@x>", date=at)
+
+
+ADDRESSES = [
+    "ops@acme.example",
+    "first.last+tag@mail.acme.example",
+    "o'brien@globex.example",
+    "admin@localhost",
+    "Zoé Dupont <zoe@example.fr>",
+    "IT desk <it@globex.example>",
+    "x" * 70 + "@acme.example",
+    "User@Example.COM",
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_a_prepared_mail_is_byte_for_byte_the_readdressed_one(address: str) -> None:
+    mail = RenderedMail("Nginx : version 1.24 publiée", "Texte é\nligne", "<p>é</p>", "fr")
+    prepared = PreparedMail(mail, "Notices <notices@market.example>")
+    at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    message_id = make_message_id(address, "omi-bot.localhost")
+
+    def build(to: str) -> EmailMessage:
+        return build_message(
+            mail, to=to, mail_from="Notices <notices@market.example>", message_id=message_id,
+            date=at,
+        )  # fmt: skip
+
+    envelope = prepared.envelope(to=address, message_id=message_id, date=at)
+    assert envelope == envelope_of(
+        readdress(prepared.template, to=address, message_id=message_id, date=at)
+    )
+    assert envelope.recipients == (envelope_of(build(address)).recipients)
+    parsed = message_from_bytes(envelope.data, policy=default)
+    expected = message_from_bytes(build(address).as_bytes(policy=SMTP), policy=default)
+    assert list(parsed.keys()) == list(expected.keys())
+    for name in expected.keys():
+        if name != "Content-Type":  # the boundary is random
+            assert parsed[name] == expected[name]
+    for kind in ("plain", "html"):
+        got, want = parsed.get_body((kind,)), expected.get_body((kind,))
+        assert got and want and got.get_content() == want.get_content()
+
+
+def test_a_prepared_mail_refuses_what_readdress_refuses() -> None:
+    prepared = PreparedMail(RenderedMail("s", "t", "<p>h</p>"), "notices@market.example")
+    at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    for to, message_id in [
+        ("a@x.example\r\nBcc: b@x.example", "<m@x.example>"),
+        ("a@x.example, b@x.example", "<m@x.example>"),
+        ("josé@x.example", "<m@x.example>"),
+        ("a@x.example", "<m@x.example>\r\nBcc: b@x.example"),
+        ("a@x.example", "no-brackets@x.example"),
+    ]:
+        with pytest.raises(ValueError):
+            prepared.envelope(to=to, message_id=message_id, date=at)
+
+
+def test_an_outcome_not_yet_recorded_is_not_written_over_a_takeover(
+    smtp_core: Core, queued: str, smtp_server: SmtpTestServer
+) -> None:
+    taken: list[OutboxItem] = []
+
+    def take_over_while_in_flight(accepted: int) -> None:
+        if accepted == 1:
+            # w1 stalls with its first mail in flight, past its lease; w2 claims all four.
+            later(smtp_core, seconds=smtp_core.settings.job_lease_seconds * 2)
+            with smtp_core.uow() as uow:
+                taken.extend(
+                    uow.outbox.claim("email", "w2", smtp_core.clock(), timedelta(hours=1), 10)
+                )
+                uow.commit()
+
+    smtp_server.when_accepted(take_over_while_in_flight)
+    report = send_due_mail(smtp_core, "w1")
+    assert len(taken) == 4
+    assert (report.sent, report.lost) == (0, 4)
+    assert len(smtp_server.messages) == 1  # w1 sent none of the mails w2 holds
+    # w2's claim stands: w1's outcome for the mail in flight was not written over it.
+    assert all(
+        i.state is OutboxState.SENDING and i.attempts == 2 for i in mails(smtp_core).values()
+    )
+
+
+def test_a_worker_keeps_its_connection_while_there_is_mail_and_closes_it_when_idle(
+    smtp_core: Core, core: Core, queued: str, drain: Drain, smtp_server: SmtpTestServer
+) -> None:
+    worker = Worker(smtp_core)
+
+    def publish(omi: str) -> None:
+        form = VersionForm(omi=omi, release_note="note", software_version="1.26")
+        services.publish(core, "0001", form, requested_by="U1")
+        drain()
+
+    worker.tick()
+    publish(OMI_2)
+    worker.tick()
+    assert len(smtp_server.messages) == 8
+    assert smtp_server.connections == 1  # one connection for both ticks
+    worker.tick()  # nothing to send: the connection is closed
+    publish(OMI_3)
+    worker.tick()
+    assert len(smtp_server.messages) == 12
+    assert smtp_server.connections == 2

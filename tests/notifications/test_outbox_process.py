@@ -20,8 +20,8 @@ from tests.conftest import OMI_1
 from tests.notifications.smtp_server import SmtpTestServer
 from tests.processes import omi_env, start_omi
 
-# Sends mail like the worker does, and dies on the spot after the second recorded outcome: no
-# cleanup, no SMTP QUIT, the database connection simply gone.
+# Sends mail like the worker does, two outcomes committed at a time, and dies on the spot after
+# the second recorded outcome: no cleanup, no SMTP QUIT, the database connection simply gone.
 DYING_WORKER = """
 import os, signal
 from commands.bootstrap import bootstrap
@@ -34,7 +34,7 @@ def die(item, state):
     if len(outcomes) == 2:
         os.kill(os.getpid(), signal.SIGKILL)
 
-send_due_mail(bootstrap(), "doomed", after_each=die)
+send_due_mail(bootstrap(), "doomed", record_every=2, after_each=die)
 """
 
 
@@ -113,3 +113,58 @@ def test_sigterm_mid_batch_sends_the_mail_under_way_and_gives_back_the_rest(
     assert taken.stdout.strip() == "1 sent, 0 to retry later, 0 failed.", taken.stderr
     received = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
     assert len(received) == 4 and set(received.values()) == {1}
+
+
+def test_a_sender_killed_before_recording_resends_only_what_it_had_not_recorded(
+    core: Core,
+    subscribers: list[str],
+    drain: Callable[..., None],
+    smtp_server: SmtpTestServer,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """Outcomes are committed a group at a time: a sender killed with a group unrecorded
+    leaves those mails to be sent again by the next one, with the same Message-ID, and no
+    other mail twice."""
+    form = VersionForm(omi=OMI_1, release_note="note", software_version="1.24")
+    services.publish(core, "0001", form, requested_by="U1")
+    drain()
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "OMI_DATABASE_URL": database_url,
+        "OMI_SMTP_URL": smtp_server.url,
+        "OMI_JOB_LEASE_SECONDS": "1",
+        "OMI_DEBUG": "",
+    }
+    sender = subprocess.Popen(
+        [sys.executable, "-c", "from cli.main import main; main()", "mail", "send"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # Killed while the server takes the third mail, before the sender hears it was queued.
+    smtp_server.when_accepted(lambda n: os.kill(sender.pid, signal.SIGKILL) if n == 3 else None)
+    assert sender.wait(60) == -signal.SIGKILL
+    smtp_server.when_accepted(None)
+    with core.uow() as uow:
+        recorded = {i.recipient for i in uow.outbox.list(channel="email", state=OutboxState.SENT)}
+        states = Counter(i.state for i in uow.outbox.list(channel="email"))
+    assert states[OutboxState.SENT] + states[OutboxState.SENDING] == 4
+    first = {m.rcpt_tos[0]: m.message["Message-ID"] for m in smtp_server.messages}
+    assert len(first) == 3
+
+    time.sleep(1.2)  # the dead sender's lease runs out
+    taken = run(["-c", "from cli.main import main; main()", "mail", "send"], env, tmp_path)
+    assert taken.returncode == 0, taken.stderr
+    received = Counter(r for m in smtp_server.messages for r in m.rcpt_tos)
+    assert len(received) == 4
+    for recipient, times in received.items():
+        # Once if its outcome was recorded before the kill, else at most once more.
+        assert times == 1 if recipient in recorded else times <= 2
+    for m in smtp_server.messages[3:]:
+        recipient = m.rcpt_tos[0]
+        assert recipient not in recorded
+        assert m.message["Message-ID"] == first.get(recipient, m.message["Message-ID"])
