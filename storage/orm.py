@@ -86,6 +86,7 @@ products = Table(
     Column("notice_days", Integer, nullable=False, default=30, server_default="30"),
     Column("reminder_days", JSON, nullable=False, default=list),
     Column("keep_published", Integer),
+    Column("version_count", Integer, nullable=False, default=0, server_default="0"),
 )
 
 versions = Table(
@@ -109,7 +110,11 @@ versions = Table(
     Column("requested_by", String(64), nullable=False),
     Column("approved_by", String(64)),
     Column("failure", Text),
-    Index("ix_versions_product_created", "product_code", "created_at"),
+    # Both end with the ID, the tie-break of their order: a page of the Versions table and the
+    # last available version (the newest published one) are read from them in order, without
+    # sorting the product's other versions.
+    Index("ix_versions_product_created", "product_code", "created_at", "id"),
+    Index("ix_versions_product_status_published", "product_code", "status", "published_at", "id"),
 )
 
 requests = Table(
@@ -199,7 +204,8 @@ outbox = Table(
     Column("last_error", Text),
     Column("sent_at", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
-    Index("ix_outbox_due", "channel", "state", "next_attempt_at"),
+    # With the ID last, the claim reads the due notices in the order it takes them.
+    Index("ix_outbox_due", "channel", "state", "next_attempt_at", "id"),
     Index("ix_outbox_version_id", "version_id"),
 )
 

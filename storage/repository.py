@@ -106,6 +106,22 @@ class Versions:
         )
         return self.session.scalars(stmt).first()
 
+    def last_available_of_all(self) -> dict[str, Version]:
+        """The last available version of every product that has one, in one statement."""
+        latest = versions.alias("latest")
+        newest = (
+            select(latest.c.id)
+            .where(
+                latest.c.product_code == products.c.code,
+                latest.c.status == Status.PUBLISHED.value,
+            )
+            .order_by(latest.c.published_at.desc(), latest.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = select(Version).join_from(products, Version, versions.c.id == newest)
+        return {v.product_code: v for v in self.session.scalars(stmt)}
+
     def published_copies(self, product_code: str) -> list[Version]:
         stmt = select(Version).where(
             versions.c.product_code == product_code,

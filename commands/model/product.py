@@ -52,6 +52,9 @@ class Product:
     # oldest ones (None: keep them all).
     keep_published: int | None
     versions: list[Version]
+    # How many rows the Versions table has, kept with the product so that the table can say
+    # it without counting them: versions are only ever added, by publish().
+    version_count: int
 
     def __init__(
         self,
@@ -84,6 +87,7 @@ class Product:
         self.keep_published = None
         self.set_schedule(notice_days, reminder_days, keep_published)
         self.versions = []
+        self.version_count = 0
 
     def set_schedule(
         self, notice_days: int, reminder_days: Sequence[int], keep_published: int | None
@@ -235,6 +239,7 @@ class Product:
             at=at,
         )
         self.versions.append(version)
+        self.version_count = len(self.versions)
         return version
 
     def publication_done(self, version: Version, at: datetime) -> None:

@@ -56,8 +56,9 @@ class ProductLine:
 
 def list_products(core: Core) -> list[ProductLine]:
     with core.uow() as uow:
+        last = uow.versions.last_available_of_all()
         return [
-            ProductLine(product, published, uow.versions.last_available(product.code))
+            ProductLine(product, published, last.get(product.code))
             for product, published in uow.products.summaries()
         ]
 
@@ -103,7 +104,7 @@ def versions_table(
         return VersionsTable(
             product,
             rows,
-            uow.versions.count(product_code),
+            product.version_count,
             uow.versions.last_available(product_code),
             scheduled(rows, uow.schedules.active(product_code)),
         )
