@@ -12,14 +12,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
 from commands.errors import OmiError, UserError
 from commands.model import Actor
+
+if TYPE_CHECKING:
+    from commands.bootstrap import Core
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -74,6 +76,8 @@ class Ctx:
     @property
     def core(self) -> Core:
         if self._core is None:
+            from commands.bootstrap import bootstrap
+
             self._core = bootstrap(Settings.from_env())
         return self._core
 

@@ -1,8 +1,9 @@
 """`omi-bot`: the same operations as the Slack bot, for pipelines and operators; each group of
-verbs lives in a module of its own."""
+verbs lives in a module of its own, imported when one of its verbs runs."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import click
@@ -11,8 +12,64 @@ from dotenv import load_dotenv
 from cli.common import Ctx, pass_ctx, reported
 from commands.config import Settings
 
+# Verb -> (module, attribute, the one line `omi-bot --help` shows). The modules import the core
+# (SQLAlchemy, the OUTSCALE SDK, Jinja...), which `--help`, `sandbox` and a mistyped verb do not
+# need; a test checks these lines against the verbs' own help.
+LAZY_VERBS: dict[str, tuple[str, str, str]] = {
+    "catalog": (
+        "cli.notices",
+        "catalog_group",
+        "Products, organizations and subscribers from a TOML file.",
+    ),
+    "drift": (
+        "cli.drift",
+        "drift_group",
+        "Drift between the cloud and the Versions table: check, repair.",
+    ),
+    "mail": ("cli.notices", "mail", "The mails to subscribers and organization administrators."),
+    "omis": ("cli.products", "omis", "OMIs that can be published."),
+    "organizations": (
+        "cli.notices",
+        "organizations",
+        "Subscribers' organizations: their language and administrators.",
+    ),
+    "products": ("cli.products", "products", "Products: list, add, set, unpublish."),
+    "serve": (
+        "cli.serve",
+        "serve",
+        "Serve the Slack app at /slack/events (Socket Mode when SLACK_APP_TOKEN is set).",
+    ),
+    "subscribers": ("cli.notices", "subscribers", "Subscriber accounts and their subscriptions."),
+    "versions": ("cli.versions", "versions", "The Versions table and the Version form."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class Verbs(click.Group):
+    """A group whose verbs in LAZY_VERBS are loaded on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_VERBS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in LAZY_VERBS:
+            module, attribute, _ = LAZY_VERBS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The verbs not loaded yet are listed from their line, without importing them.
+        shown: dict[str, click.Command] = {
+            name: self.commands.get(name) or click.Command(name, help=LAZY_VERBS[name][2])
+            for name in self.list_commands(ctx)
+        }
+        rows = [(name, cmd) for name, cmd in shown.items() if not cmd.hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
+
+@click.group(cls=Verbs, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what the worker does.")
 def main(verbose: bool) -> None:
     """Publish, modify and unpublish OMI product versions on the OUTSCALE Marketplace."""
@@ -77,15 +134,3 @@ def sandbox(host: str, port: int, accounts_file: str | None, copy_delay: float) 
     from commands.sandbox.server import main as serve_sandbox
 
     serve_sandbox(host, port, accounts_file, copy_delay)
-
-
-def _register() -> None:
-    from cli import drift, notices, products, versions
-
-    for group in (products.products, products.omis, versions.versions, drift.drift_group):
-        main.add_command(group)
-    notices.register(main)  # mail, organizations, subscribers, catalog
-
-
-_register()
-from cli import serve as _serve  # noqa: E402, F401  (registers `omi-bot serve`)

@@ -21,12 +21,6 @@ from commands.notifications.outbox import (
     send_due_mail,
 )
 
-
-def register(main: click.Group) -> None:
-    for group in (mail, organizations, subscribers, catalog_group):
-        main.add_command(group)
-
-
 # -- mail ---------------------------------------------------------------------------------------
 
 

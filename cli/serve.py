@@ -6,12 +6,10 @@ import logging
 
 import click
 
-from cli.main import main
-
 logger = logging.getLogger(__name__)
 
 
-@main.command()
+@click.command()
 @click.option("--port", type=int, default=None, help="HTTP port (default: $PORT, else 3000).")
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--no-worker", is_flag=True, help="Do not run the job worker in this process.")
