@@ -10,7 +10,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import drift, repository, unpublication
+from storage import drift, outbox, repository, unpublication
 from storage.db import is_sqlite
 from storage.orm import start_mappers
 
@@ -22,7 +22,7 @@ class UnitOfWork:
     requests: repository.Requests
     jobs: repository.Jobs
     subscribers: repository.Subscribers
-    outbox: repository.Outbox
+    outbox: outbox.Outbox
     schedules: unpublication.Schedules
     drift: drift.DriftFindings
 
@@ -37,7 +37,7 @@ class UnitOfWork:
         self.requests = repository.Requests(self.session)
         self.jobs = repository.Jobs(self.session, sqlite=self._sqlite)
         self.subscribers = repository.Subscribers(self.session)
-        self.outbox = repository.Outbox(self.session, sqlite=self._sqlite)
+        self.outbox = outbox.Outbox(self.session, sqlite=self._sqlite)
         self.schedules = unpublication.Schedules(self.session, sqlite=self._sqlite)
         self.drift = drift.DriftFindings(self.session)
         return self
