@@ -1,0 +1,22 @@
+"""A digest of everything omi-bot has stored, to show that a refused operation changed nothing:
+take one before, one after, compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from commands.bootstrap import Core
+from storage.orm import metadata
+
+
+def state_digest(core: Core) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order."""
+    with core.db.engine.connect() as connection:
+        return {
+            table.name: sorted(
+                (tuple(repr(value) for value in row) for row in connection.execute(select(table))),
+            )
+            for table in metadata.sorted_tables
+        }
