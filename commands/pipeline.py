@@ -20,8 +20,9 @@ from commands import notices, retention
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, Product, Status, Version
+from commands.notifications import managers
 from commands.outscale import NO_SUCH_IMAGE
-from commands.progress import Alert, Stage, alert, stage
+from commands.progress import Stage, stage
 from storage.uow import UnitOfWork
 
 
@@ -334,16 +335,17 @@ def on_failure(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
         stage(uow, version, Stage.FAILED, at, reason)
         uow.jobs.add(delete_copy_job(version, at))
     elif job.kind in ("grant_account", "revoke_account") and version.status is Status.PUBLISHED:
-        key = f"{version.id}:{version.copy_id}"
-        alert(uow, version.product_code, version.id, Alert.COPY_GONE, at, key=key, detail=reason)
+        product = uow.products.get(version.product_code, versions=False)
+        if product is not None:
+            managers.copy_gone(uow, product, version, reason, at)
 
 
 def on_stuck(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
     """A deletion failed as many times as a job may: the release managers hear of it, once;
     the job goes on, and the unpublication's notices wait for it."""
-    if job.version_id and job.product_code:
-        key = job.version_id
-        alert(uow, job.product_code, key, Alert.DELETE_STUCK, at, key=key, detail=reason)
+    product = uow.products.get(str(job.product_code), versions=False)
+    if job.version_id and product is not None:
+        managers.deletion_stuck(uow, product, job.version_id, reason, at)
 
 
 def describe(error: BaseException) -> str:

@@ -1,7 +1,5 @@
 """Where a publication or an unpublication stands, told to the people who asked (the request's
-Slack thread and its requester), and what went wrong that the release managers must know (a
-mail that failed for good, a copy that cannot be deleted, a copy the cloud lost), written to the
-outbox in the step's own transaction."""
+Slack thread and its requester), written to the outbox in the step's own transaction."""
 
 from __future__ import annotations
 
@@ -19,14 +17,6 @@ class Stage(StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"
     DELETED = "deleted"  # an unpublished version's copy is gone from the cloud
-
-
-class Alert(StrEnum):
-    """What the release managers must hear of, beside the stages."""
-
-    MAIL_FAILED = "mail_failed"  # a notice's mail failed for good
-    DELETE_STUCK = "delete_stuck"  # a copy cannot be deleted yet: the unpublish notice waits
-    COPY_GONE = "copy_gone"  # the cloud no longer has a copy the Versions table knows
 
 
 def stage(
@@ -98,77 +88,3 @@ def progress_text(language: str, version: Version, reached: Stage, detail: str =
         software=mrkdwn(version.software_version or "-", 200),
         detail=mrkdwn(detail or "-", 1000),
     )
-
-
-def alert(
-    uow: UnitOfWork,
-    product_code: str,
-    version_id: str | None,
-    kind: Alert,
-    at: datetime,
-    *,
-    key: str,
-    detail: str,
-) -> bool:
-    """Tells the release managers: in the request's thread (and its requester, but for a mail)
-    when the version came through Slack, else at the top of the product's approval channel.
-    `key` names the occurrence, so it is told once. Returns whether anyone could be told; a
-    product without Slack leaves it to the job or the mail's record (`versions show`, `mail
-    list --failed`)."""
-    request = (
-        uow.requests.about_version(version_id, product_code) if version_id is not None else None
-    )
-    surface = (request.surface or {}) if request is not None else {}
-    channel, ts = surface.get("channel"), surface.get("ts")
-    payload: dict[str, object] = {}
-    if channel and ts and request is not None:
-        payload["thread_ts"] = str(ts)
-        if kind is not Alert.MAIL_FAILED:
-            payload["notify_user"] = request.requested_by
-        language = str(surface.get("lang") or "en")
-    else:
-        product = uow.products.get(product_code, versions=False)
-        channel = product.approval_channel if product is not None else None
-        language = "en"
-    if not channel:
-        return False
-    texts = _ALERTS.get(language, _ALERTS["en"])
-    payload["text"] = texts[kind].format(
-        id=mrkdwn(version_id or "-"), code=mrkdwn(product_code), detail=mrkdwn(detail or "-", 1000)
-    )
-    uow.outbox.add(
-        OutboxItem(
-            channel="slack",
-            key=f"alert:{kind.value}:{key}"[:255],
-            event=f"progress_{kind.value}",
-            product_code=product_code,
-            version_id=version_id,
-            recipient=str(channel),
-            language=language,
-            payload=payload,
-            at=at,
-        )
-    )
-    return True
-
-
-_ALERTS: dict[str, dict[Alert, str]] = {
-    "en": {
-        Alert.MAIL_FAILED: ":envelope: A notice of product {code} (version {id}) could not be "
-        "mailed: {detail} `omi-bot mail list --failed` lists every mail that failed, "
-        "`omi-bot mail retry ID` sends one again.",
-        Alert.DELETE_STUCK: ":warning: Version {id} of product {code}: its OMI copy could not be "
-        "deleted yet ({detail}). omi-bot keeps trying; subscribers are told of the "
-        "unpublication once the copy is gone.",
-        Alert.COPY_GONE: ":warning: Version {id} of product {code}: {detail}",
-    },
-    "fr": {
-        Alert.MAIL_FAILED: ":envelope: Un avis du produit {code} (version {id}) n'a pas pu être "
-        "envoyé par e-mail : {detail} `omi-bot mail list --failed` liste les e-mails en échec, "
-        "`omi-bot mail retry ID` en renvoie un.",
-        Alert.DELETE_STUCK: ":warning: Version {id} du produit {code} : la copie de l'OMI n'a "
-        "pas encore pu être supprimée ({detail}). omi-bot réessaie ; les souscripteurs seront "
-        "avertis de la dépublication une fois la copie supprimée.",
-        Alert.COPY_GONE: ":warning: Version {id} du produit {code} : {detail}",
-    },
-}

@@ -1,6 +1,8 @@
 """What the worker tells a product's release managers in Slack, in their approval channel (or
 by direct message when the product has none): a scheduled unpublication that R7 held back or
-that ran late, drift between the Versions table and the cloud, a version found broken.
+that ran late, drift between the Versions table and the cloud, a version found broken; and, in
+the thread of the request when the version came through Slack, a mail that failed for good, a
+copy that cannot be deleted yet, a copy the cloud lost.
 
 The messages are written when the event happens, in the transaction that records it, and
 posted from the outbox as they are. Their buttons name actions the bot listens to."""
@@ -67,6 +69,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "told then. · request #{id}",
         "approve": "Approve",
         "reject": "Reject",
+        "mail_failed": ":envelope: The notice about {what} of *{name}* (`{code}`) could not be "
+        "mailed to {recipient} ({reason}). `omi-bot mail list --failed` lists every mail that "
+        "failed, `omi-bot mail retry ID` sends one again.",
+        "delete_stuck": ":warning: The OMI copy of {what} of *{name}* (`{code}`) could not be "
+        "deleted yet ({reason}). omi-bot keeps trying; subscribers are told of the "
+        "unpublication once the copy is gone.",
+        "copy_gone": ":warning: {what} of *{name}* (`{code}`): {reason}",
     },
     "fr": {
         "scheduled": ":calendar: Dépublication prévue le *{date}* (UTC) ; les souscripteurs et "
@@ -101,6 +110,13 @@ TEXTS: dict[str, dict[str, str]] = {
         "l'approbation ; les souscripteurs sont alors avertis. · demande n°{id}",
         "approve": "Approuver",
         "reject": "Refuser",
+        "mail_failed": ":envelope: L'avis concernant {what} de *{name}* (`{code}`) n'a pas pu "
+        "être envoyé par e-mail à {recipient} ({reason}). `omi-bot mail list --failed` liste "
+        "les e-mails en échec, `omi-bot mail retry ID` en renvoie un.",
+        "delete_stuck": ":warning: La copie de l'OMI de {what} de *{name}* (`{code}`) n'a pas "
+        "encore pu être supprimée ({reason}). omi-bot réessaie ; les souscripteurs seront "
+        "avertis de la dépublication une fois la copie supprimée.",
+        "copy_gone": ":warning: {what} de *{name}* (`{code}`) : {reason}",
     },
 }
 
@@ -168,6 +184,27 @@ def _message(text_: str, *blocks: Block) -> Message:
     return Message(clip_mrkdwn(text_, 3000), [b.to_dict() for b in blocks])
 
 
+@dataclass(frozen=True)
+class Thread:
+    """The Slack thread of the request a version came through, and who asked."""
+
+    channel: str
+    ts: str
+    language: str
+    requester: str
+
+
+def request_thread(uow: UnitOfWork, product_code: str, version_id: str | None) -> Thread | None:
+    request = (
+        uow.requests.about_version(version_id, product_code) if version_id is not None else None
+    )
+    surface = (request.surface or {}) if request is not None else {}
+    channel, ts = surface.get("channel"), surface.get("ts")
+    if request is None or not channel or not ts:
+        return None
+    return Thread(str(channel), str(ts), str(surface.get("lang") or "en"), request.requested_by)
+
+
 def post(
     uow: UnitOfWork,
     product: Product,
@@ -179,25 +216,32 @@ def post(
     language: str = "en",
     version_id: str | None = None,
     request_id: int | None = None,
+    thread: Thread | None = None,
+    notify_requester: bool = False,
 ) -> None:
-    """Queues one message to the product's approval channel, or to each release manager.
+    """Queues one message to the product's approval channel, or to each release manager; with
+    `thread`, to the request's thread instead (and to its requester with `notify_requester`).
     With `request_id`, the posts become the request's messages, updated once it is decided."""
     places = [product.approval_channel] if product.approval_channel else product.release_managers
+    extra: dict[str, object] = {}
+    if request_id is not None:
+        extra["request_id"] = request_id
+    if thread is not None:
+        places = [thread.channel]
+        extra["thread_ts"] = thread.ts
+        if notify_requester:
+            extra["notify_user"] = thread.requester
     uow.outbox.add_all(
         [
             OutboxItem(
                 channel="slack",
-                key=f"{PREFIX}{event}:{key}:{place}",
+                key=f"{PREFIX}{event}:{key}:{place}"[:255],
                 event=f"{PREFIX}{event}",
                 product_code=product.code,
                 version_id=version_id,
                 recipient=place,
                 language=language,
-                payload={
-                    "text": message.text,
-                    "blocks": message.blocks,
-                    **({"request_id": request_id} if request_id is not None else {}),
-                },
+                payload={"text": message.text, "blocks": message.blocks, **extra},
                 at=at,
             )
             for place in places
@@ -306,7 +350,93 @@ def retention_message(
     return _message(said, _section(said), decision)
 
 
+def trouble_message(
+    language: str, product: Product, event: str, version_id: str | None, **values: str
+) -> Message:
+    """A failed mail (`mail_failed`), a copy not deleted yet (`delete_stuck`), a copy the
+    cloud lost (`copy_gone`): what is known of it, every value escaped."""
+    said = text(
+        language,
+        event,
+        what=_what(language, version_id, lead=event == "copy_gone"),
+        name=mrkdwn(product.name),
+        code=mrkdwn(product.code),
+        **{name: mrkdwn(value, 1000) for name, value in values.items()},
+    )
+    return _message(said, _section(said))
+
+
 # -- queued when it happens ------------------------------------------------------------------
+
+
+def _trouble(
+    uow: UnitOfWork,
+    product: Product,
+    event: str,
+    key: str,
+    at: datetime,
+    version_id: str | None,
+    *,
+    notify_requester: bool,
+    **values: str,
+) -> None:
+    """In the request's thread when there is one, else to the approval channel."""
+    thread = request_thread(uow, product.code, version_id)
+    language = thread.language if thread is not None else "en"
+    message = trouble_message(language, product, event, version_id, **values)
+    post(
+        uow,
+        product,
+        message,
+        event=event,
+        key=key,
+        at=at,
+        language=language,
+        version_id=version_id,
+        thread=thread,
+        notify_requester=notify_requester,
+    )
+
+
+def mail_failed(
+    uow: UnitOfWork,
+    product: Product,
+    notice_key: str,
+    version_id: str | None,
+    recipient: str,
+    reason: str,
+    at: datetime,
+) -> None:
+    """A mail failed for good: told once per notice (every recipient of one event)."""
+    _trouble(
+        uow,
+        product,
+        "mail_failed",
+        notice_key,
+        at,
+        version_id,
+        notify_requester=False,
+        recipient=recipient,
+        reason=reason,
+    )
+
+
+def deletion_stuck(
+    uow: UnitOfWork, product: Product, version_id: str, reason: str, at: datetime
+) -> None:
+    """A copy could not be deleted after every attempt a job has; the notice waits for it."""
+    _trouble(
+        uow, product, "delete_stuck", version_id, at, version_id, notify_requester=True,
+        reason=reason,
+    )  # fmt: skip
+
+
+def copy_gone(
+    uow: UnitOfWork, product: Product, version: Version, reason: str, at: datetime
+) -> None:
+    """The cloud no longer has the copy of a published version."""
+    key = f"{version.id}:{version.copy_id}"
+    _trouble(uow, product, "copy_gone", key, at, version.id, notify_requester=True, reason=reason)
 
 
 def blocked_by_r7(

@@ -32,6 +32,7 @@ from commands.bootstrap import Core
 from commands.config import Settings
 from commands.errors import NotFound, UserError
 from commands.model import OutboxItem, OutboxState
+from commands.notifications import managers
 from commands.notifications.mail import (
     PreparedMail,
     RenderedMail,
@@ -46,7 +47,6 @@ from commands.notifications.transport import (
     backoff,
     transport_from_url,
 )
-from commands.progress import Alert, alert
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("omi_bot.mail")
@@ -333,18 +333,13 @@ def _outcome(
 def report_failure(uow: UnitOfWork, item: OutboxItem, reason: str, at: datetime) -> None:
     """A mail failed for good: the release managers hear of it once per notice (every
     recipient of one event), where the request was decided; `mail list --failed` has them all."""
+    product = uow.products.get(item.product_code, versions=False)
+    if product is None:
+        return
     event, subject = item.key.split(":", 2)[:2]
-    version_ids = item.payload.get("version_ids") or []
-    version_id = item.version_id or (str(version_ids[0]) if version_ids else None)  # type: ignore[index]
-    alert(
-        uow,
-        item.product_code,
-        version_id,
-        Alert.MAIL_FAILED,
-        at,
-        key=f"{event}:{subject}",
-        detail=f"the mail to {item.recipient} failed ({reason}).",
-    )
+    version_ids = [str(v) for v in item.payload.get("version_ids") or []]  # type: ignore[attr-defined]
+    version_id = item.version_id or (version_ids[0] if version_ids else None)
+    managers.mail_failed(uow, product, f"{event}:{subject}", version_id, item.recipient, reason, at)
 
 
 def retry_delay(core: Core, attempts: int) -> float:

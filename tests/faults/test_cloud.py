@@ -170,7 +170,7 @@ def test_a_deletion_that_keeps_failing_is_told_and_the_notice_waits(
     delete = next(j for j in jobs_of(core, first) if j.kind == "delete_copy")
     assert delete.state is JobState.PENDING  # never given up
     assert delete.attempts == core.settings.job_max_attempts
-    stuck = slack_items(core, "progress_delete_stuck")
+    stuck = slack_items(core, "managers_delete_stuck")
     assert len(stuck) == 1
     assert (stuck[0].recipient, stuck[0].payload["thread_ts"]) == ("CREL", "5.000")
     assert "subscribers are told of the unpublication once the copy is gone" in str(
@@ -181,7 +181,7 @@ def test_a_deletion_that_keeps_failing_is_told_and_the_notice_waits(
     run_jobs(core, clock)  # type: ignore[arg-type]
     assert copies_of(cloud, first) == []
     assert len(notices(core)) == 6
-    assert len(slack_items(core, "progress_delete_stuck")) == 1
+    assert len(slack_items(core, "managers_delete_stuck")) == 1
     assert len(slack_items(core, "progress_deleted")) == 1
 
 
@@ -194,7 +194,7 @@ def test_a_deletion_refused_for_good_is_told_at_once_and_tried_again(
     assert Worker(core, deliverers=[]).run_one()
     delete = next(j for j in jobs_of(core, first) if j.kind == "delete_copy")
     assert (delete.state, delete.attempts) == (JobState.PENDING, 1)
-    assert len(slack_items(core, "progress_delete_stuck")) == 1
+    assert len(slack_items(core, "managers_delete_stuck")) == 1
     run_jobs(core, core.clock)  # type: ignore[arg-type]
     assert copies_of(sandbox.sandbox, first) == [] and len(notices(core)) == 6
 
@@ -234,7 +234,7 @@ def test_a_cloud_that_lost_its_copies_is_reported_not_retried(
     grants = [j for j in jobs_of(core, first) + jobs_of(core, second) if j.kind == "grant_account"]
     assert [(j.state, j.attempts) for j in grants] == [(JobState.FAILED, 1)] * 2
     assert all("is gone from the OUTSCALE Cloud" in (j.last_error or "") for j in grants)
-    gone = slack_items(core, "progress_copy_gone")
+    gone = slack_items(core, "managers_copy_gone")
     assert {i.version_id for i in gone} == {first, second} and len(gone) == 2
     # The version of the thread is told there; the CLI one at the top of the approval channel.
     assert {(i.version_id, "thread_ts" in i.payload) for i in gone} == {

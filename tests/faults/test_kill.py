@@ -29,12 +29,12 @@ import pytest
 from commands import services
 from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
-from commands.model import JobState, OutboxState, Status, VersionForm, now
+from commands.model import Actor, JobState, OutboxState, Status, VersionForm, now
 from commands.notifications.outbox import deliver_mail, message_id
 from commands.notifications.slack import Pacer, deliver_slack, slack_client
 from commands.sandbox import Sandbox, SandboxServer
 from commands.worker import Worker
-from tests.conftest import OMI_1, OMI_2, SUB_B, SUB_C
+from tests.conftest import OMI_1, OMI_2, OPERATOR, SUB_B, SUB_C
 from tests.notifications.smtp_server import SmtpTestServer
 from tests.slackfake import FakeSlackAPI
 
@@ -83,7 +83,7 @@ def publish(world: World, omi: str = OMI_1, *, from_slack: bool = False) -> str:
         return services.publish(world.core, "0001", form, requested_by="ops").id
     request = services.request_publication(world.core, "0001", form, requested_by="UREQ")
     services.record_surface(world.core, request.id, {"channel": "CREL", "ts": "5.000"})
-    return services.approve(world.core, request.id, by="URM1").versions[0].id
+    return services.approve(world.core, request.id, by=Actor.slack_user("URM1")).versions[0].id
 
 
 def delivered(world: World) -> None:
@@ -123,12 +123,12 @@ def two_published(world: World) -> list[str]:
 
 def unpublish_one(world: World) -> None:
     first, _ = two_published(world)
-    services.unpublish(world.core, first, by="U1")
+    services.unpublish(world.core, first, by=OPERATOR)
 
 
 def unpublish_product(world: World) -> None:
     two_published(world)
-    services.unpublish_product(world.core, "0001", by="U1")
+    services.unpublish_product(world.core, "0001", by=OPERATOR)
 
 
 def grant(world: World) -> None:

@@ -37,7 +37,7 @@ def alerts(core: Core) -> list[dict[str, object]]:
     return [
         {"recipient": i.recipient, **i.payload}
         for i in outbox(core, "slack")
-        if i.event == "progress_mail_failed"
+        if i.event == "managers_mail_failed"
     ]
 
 

@@ -10,8 +10,11 @@ import pytest
 from commands.sandbox import DEMO_ACCOUNTS, Sandbox, SandboxServer
 from tests.conftest import SELLER
 
-# pricing decides how copies are shared: with the subscriber accounts, or public (free, BYOL)
+# pricing decides how copies are shared: with the subscriber accounts, or public (free, BYOL);
+# notice days whether a version may be unpublished at once (0) or only on a date that far.
 PRODUCTS = {"0001": "hourly", "0002": "free", "0003": "yearly"}
+NOTICE_DAYS = {"0001": 0, "0002": 0, "0003": 3}
+REMINDER_DAYS = [2, 1]
 OMIS_PER_PRODUCT = 5
 
 

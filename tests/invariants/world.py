@@ -3,7 +3,7 @@ clock moved by hand, and what the operations remember to check the invariants wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,10 +11,19 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from commands import services
+from commands import deprecation, services
 from commands.bootstrap import Core
 from commands.errors import CloudError
-from commands.model import Product, Status, Version, now
+from commands.model import (
+    Actor,
+    Finding,
+    JobState,
+    Product,
+    Status,
+    Unpublication,
+    Version,
+    now,
+)
 from commands.sandbox import Sandbox
 from commands.worker import Worker
 from storage.orm import metadata
@@ -28,18 +37,31 @@ SUBSCRIBERS = {
     SUB_C: ("Acme", "C@Acme.example", None),  # another contact of Acme, no channel
 }
 ORGANIZATIONS = {"Acme": ("fr", ["admin@acme.example"]), "Globex": ("en", ["it@globex.example"])}
-REQUESTER = "UREQ"
+REQUESTER = "UREQ"  # anyone: asks for publications and dated unpublications
+OPERATOR = Actor.cli_operator("cli:ci")
+STRANGER = "666666666666"  # an account nobody subscribed
 
 
-def manager(code: str) -> str:
-    return f"URM{code}"
+def manager(code: str) -> Actor:
+    """The release manager who decides the product's requests."""
+    return Actor.slack_user(f"URM{code}")
+
+
+def second_manager(code: str) -> Actor:
+    """Another release manager of the product: asks to unpublish at once (a release manager's
+    right), so that the first one may decide."""
+    return Actor.slack_user(f"URM{code}b")
 
 
 class Clock:
+    """Moved by hand, and a millisecond on each reading: every moment is distinct, so the
+    order of what was made (the Versions table) is the order it was made in, run after run."""
+
     def __init__(self) -> None:
         self.at = now()
 
     def __call__(self) -> datetime:
+        self.at += timedelta(milliseconds=1)
         return self.at
 
     def advance(self, seconds: float) -> None:
@@ -60,6 +82,8 @@ class World:
     published: dict[str, int] = field(default_factory=dict)  # code -> published count (R7)
     unpublishing: set[str] = field(default_factory=set)  # products a whole unpublication hit
     awaiting: set[str] = field(default_factory=set)  # unpublished versions not told yet
+    tampered: set[str] = field(default_factory=set)  # versions whose copy was changed by hand
+    gone_omis: set[str] = field(default_factory=set)  # source OMIs the seller deleted
 
     def reset(self) -> None:
         """A fresh start for one example: empty tables, the cloud as it was, a new clock."""
@@ -70,7 +94,7 @@ class World:
         self.cloud.copy_delay = 0  # until a step makes copies slow
         for name in ("products", "events", "omis", "frozen", "published"):
             getattr(self, name).clear()
-        for name in ("subscribed", "unpublishing", "awaiting"):
+        for name in ("subscribed", "unpublishing", "awaiting", "tampered", "gone_omis"):
             getattr(self, name).clear()
         self.clock = Clock()
         self.core.clock = self.clock
@@ -131,9 +155,25 @@ class World:
             assert before is not None, "OUTSCALE refused without being told to"
             assert state_digest(self.core) == before, "a refused operation changed something"
 
+    def check_findings(self, findings: Sequence[Finding]) -> None:
+        """Drift is what someone changed by hand, or work the worker gave up (a grant that
+        failed every attempt); nothing else."""
+        with self.core.uow() as uow:
+            gave_up = {j.version_id for j in uow.jobs.list(JobState.FAILED, limit=100_000)}
+        for finding in findings:
+            assert finding.version_id in self.tampered | gave_up, (
+                f"drift nobody made: {finding.kind.value} {finding.detail}"
+            )
+
+    def schedules(self) -> list[Unpublication]:
+        with self.core.uow() as uow:
+            return uow.schedules.list()
+
     def run_jobs(self, count: int) -> None:
-        """Runs up to `count` jobs, letting time pass to the next one due."""
+        """Runs up to `count` jobs, as the worker's ticks do (what schedules have due becomes
+        jobs first), letting time pass to the next job due."""
         for _ in range(count):
+            deprecation.promote_due(self.core)
             if self.worker.run_one():
                 continue
             with self.core.uow() as uow:
