@@ -425,10 +425,10 @@ def deletion_stuck(
     uow: UnitOfWork, product: Product, version_id: str, reason: str, at: datetime
 ) -> None:
     """A copy could not be deleted after every attempt a job has; the notice waits for it."""
+    key = version_id
     _trouble(
-        uow, product, "delete_stuck", version_id, at, version_id, notify_requester=True,
-        reason=reason,
-    )  # fmt: skip
+        uow, product, "delete_stuck", key, at, version_id, notify_requester=True, reason=reason
+    )
 
 
 def copy_gone(
