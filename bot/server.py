@@ -18,11 +18,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.request.payload_utils import (
+    to_action,
+    to_command,
+    to_event,
+    to_message,
+    to_options,
+    to_shortcut,
+    to_step,
+    to_view,
+)
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
+
+from bot import shapes
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -65,16 +77,30 @@ def _malformed(body: bytes, content_type: str) -> str | None:
     try:
         text = body.decode("utf-8")
         if content_type.startswith("application/json"):
-            parsed = json.loads(text)
-            return None if isinstance(parsed, dict) else "a JSON body that is not an object"
-        form = parse_qs(text, keep_blank_values=True)
-        if "payload" in form and not isinstance(json.loads(form["payload"][0]), dict):
-            return "a payload that is not a JSON object"
+            if not isinstance(json.loads(text), dict):
+                return "a JSON body that is not an object"
+        else:
+            form = parse_qs(text, keep_blank_values=True)
+            if "payload" in form and not isinstance(json.loads(form["payload"][0]), dict):
+                return "a payload that is not a JSON object"
     except UnicodeDecodeError:
         return "a body that is not UTF-8"
     except ValueError as exc:
         return f"broken JSON ({type(exc).__name__})"
-    return None
+    try:
+        # What Bolt reads of every request before any listener (its context, the parts a
+        # listener may ask for) and what the listeners read: a shape either would trip over
+        # ("actions": [], a user that is not an object...) is not one Slack sends.
+        request = BoltRequest(body=text, headers={"content-type": [content_type]})
+        for part in _PARTS:
+            part(request.body)
+    except (LookupError, TypeError, AttributeError, ValueError) as exc:
+        return f"a payload of a shape Slack does not send ({type(exc).__name__})"
+    found = shapes.problem(request.body)
+    return None if found is None else f"a payload of a shape Slack does not send ({found})"
+
+
+_PARTS = (to_action, to_command, to_event, to_message, to_options, to_shortcut, to_step, to_view)
 
 
 def _signed(secret: bytes, body: bytes, timestamp: str, signature: str) -> bool:
