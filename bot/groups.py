@@ -1,11 +1,15 @@
-"""Who is in each release manager user group, as Slack says (``usergroups.users.list``)."""
+"""Who is in each release manager user group, as Slack says (``usergroups.users.list``), and
+how a form carries that to its submission without being believed blindly."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -57,3 +61,26 @@ class Groups:
         with self._lock:
             self._members[group] = (now, members)
         return members
+
+
+def sealed(token: str, user_id: str, groups: Iterable[str]) -> dict[str, Any]:
+    """The user's groups for a form's private_metadata, with a MAC made with the bot's token.
+    The metadata comes back from the client with the submission: the groups it names are the
+    bot's word only if the MAC says so, for this user."""
+    names = sorted(set(groups))
+    return {"groups": names, "groups_mac": _mac(token, user_id, names)}
+
+
+def unsealed(token: str, user_id: str, meta: Mapping[str, Any]) -> list[str]:
+    """The groups a submitted form carries, if the bot sealed them for this user; else none."""
+    names, mac = meta.get("groups"), meta.get("groups_mac")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return []
+    if not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(token, user_id, names)):
+        return []
+    return names
+
+
+def _mac(token: str, user_id: str, groups: list[str]) -> str:
+    message = "\n".join([user_id, *groups]).encode()
+    return hmac.new(token.encode(), message, hashlib.sha256).hexdigest()

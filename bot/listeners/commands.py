@@ -9,6 +9,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot import unpublication, views
+from bot.groups import sealed
 from bot.listeners._common import (
     actor,
     core_of,
@@ -171,7 +172,7 @@ def open_unpublish(
             "mode": verb,
             "product": product.code,
             "version": version.id if version else None,
-            "groups": sorted(who.groups),
+            **sealed(client.token or "", command["user_id"], who.groups),
             "channel": command.get("channel_id"),
             "lang": lang,
         }

@@ -13,6 +13,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import unpublication, views
+from bot.groups import unsealed
 from bot.listeners._common import (
     actor,
     core_of,
@@ -175,7 +176,7 @@ def on_unpublish_when(
     user = body["user"]["id"]
     core = core_of(context)
     now, picked = unpublication.read_when(view)
-    groups = [str(g) for g in meta.get("groups") or []]
+    groups = unsealed(client.token or "", user, meta)
     try:
         if not now and not picked:
             raise FormErrors({"date": t(lang, "date_needed")})
