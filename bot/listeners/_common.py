@@ -15,7 +15,7 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import views
+from bot import approvals, views
 from bot.groups import Groups
 from bot.locale import Locales
 from bot.omis import OmiMenus
@@ -96,7 +96,7 @@ def post_request(
         if request.kind is RequestKind.UNPUBLISH and request.version_id
         else None
     )
-    blocks = views.request_blocks(
+    blocks = approvals.request_blocks(
         lang, request, product, audience, previous=previous, version=version
     )
     text = t(lang, "sent_for_approval", id=request.id, code=product.code)
@@ -131,7 +131,7 @@ def settle(
     """The request message, updated in place: its buttons become the outcome (and `extra`,
     such as a scheduled unpublication's *Cancel*)."""
     surface = request.surface or {}
-    blocks = views.decided_blocks(list(surface.get("blocks") or []), outcome)  # type: ignore[arg-type]
+    blocks = approvals.decided_blocks(list(surface.get("blocks") or []), outcome)  # type: ignore[arg-type]
     blocks += extra or []
     for channel, ts in surface.get("messages") or []:  # type: ignore[union-attr]
         try:

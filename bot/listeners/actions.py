@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import views
+from bot import approvals, views
 from bot.listeners._common import (
     actor,
     core_of,
@@ -28,8 +28,8 @@ from commands.notifications.slack_text import mention
 
 
 def register(app: App) -> None:
-    app.action(views.APPROVE_ACTION)(on_decision)
-    app.action(views.REJECT_ACTION)(on_decision)
+    app.action(approvals.APPROVE_ACTION)(on_decision)
+    app.action(approvals.REJECT_ACTION)(on_decision)
     app.action(views.PICK_ACTION)(on_pick)
     app.action(managers.CANCEL_SCHEDULE_ACTION)(on_cancel_schedule)
     app.action(managers.REPAIR_ACTION)(on_repair)
@@ -56,10 +56,10 @@ def decide(
             core, int(action.get("value") or 0), by=actor(context, client, user)
         )
         meta = {"request": request.id, "lang": lang}
-        if action["action_id"] == views.APPROVE_ACTION:
-            view = views.confirm_approve(lang, request, product, audience, meta)
+        if action["action_id"] == approvals.APPROVE_ACTION:
+            view = approvals.confirm_approve(lang, request, product, audience, meta)
         else:
-            view = views.reject_form(lang, meta)
+            view = approvals.reject_form(lang, meta)
     except UserError as refused:
         view = views.refused(lang, str(refused))
     except Exception:
@@ -162,7 +162,7 @@ def _settle_message(client: WebClient, body: dict[str, Any], outcome: str) -> No
     message = body.get("message") or {}
     if not channel or not message.get("ts"):
         return
-    blocks = views.decided_blocks(list(message.get("blocks") or []), outcome)
+    blocks = approvals.decided_blocks(list(message.get("blocks") or []), outcome)
     try:
         client.chat_update(channel=channel, ts=message["ts"], text=outcome, blocks=blocks)
     except Exception:

@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot import unpublication, views
+from bot import approvals, unpublication, views
 from bot.groups import unsealed
 from bot.listeners._common import (
     actor,
@@ -38,8 +38,8 @@ FORM_BLOCKS = ("omi", *views.TEXT_FIELDS)
 def register(app: App) -> None:
     app.view(views.FORM_CALLBACK)(on_version_form)
     app.view(views.PICK_CALLBACK)(on_pick_product)
-    app.view(views.CONFIRM_CALLBACK)(on_confirm)
-    app.view(views.REJECT_CALLBACK)(on_reject)
+    app.view(approvals.CONFIRM_CALLBACK)(on_confirm)
+    app.view(approvals.REJECT_CALLBACK)(on_reject)
     app.view(unpublication.UNPUBLISH_CALLBACK)(on_unpublish_when)
 
 

@@ -30,7 +30,7 @@ from commands.notifications.slack_text import Escaped, clip_mrkdwn, mrkdwn, plai
 from storage.uow import UnitOfWork
 
 PREFIX = "managers_"
-# The request message's buttons (bot/views.py uses the same): a retention proposal posted by
+# The request message's buttons (bot/approvals.py uses the same): a retention proposal posted by
 # the worker is approved or rejected as any request is.
 APPROVE_ACTION = "approve_request"
 REJECT_ACTION = "reject_request"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot import home, unpublication, views
+from bot import approvals, home, unpublication, views
 from bot.texts import TEXTS, t
 from commands.model import (
     Omi,
@@ -106,15 +106,15 @@ def every_builder(language: str, name: str = HOSTILE) -> Iterator[Any]:
     yield views.product_picker(language, [line], meta)
     yield views.omi_option(Omi(OMI_1, HOSTILE * 3, SELLER, ("0001",), "available"))
     for request in requests_of(p):
-        blocks = views.request_blocks(
+        blocks = approvals.request_blocks(
             language, request, p, audience, previous=version, version=version
         )
         yield blocks
         outcome = t(language, "rejected_by", user=mention("URM1"), reason=HOSTILE)
-        yield views.decided_blocks(blocks, outcome)
-        yield views.confirm_approve(language, request, p, audience, meta)
-    yield views.request_blocks(language, requests_of(p)[0], p, audience, previous=None)
-    yield views.reject_form(language, meta)
+        yield approvals.decided_blocks(blocks, outcome)
+        yield approvals.confirm_approve(language, request, p, audience, meta)
+    yield approvals.request_blocks(language, requests_of(p)[0], p, audience, previous=None)
+    yield approvals.reject_form(language, meta)
     yield views.versions_table(language, VersionsTable(p, p.versions, 30, version))
     yield views.products_list(language, [line])
     yield views.help_blocks(language)
@@ -183,8 +183,8 @@ def scheduling_builders(
         yield unpublication.unpublish_form(language, p, None, day, allow_now=allow_now, meta=meta)
     for request in requests_of(p)[1:]:
         request.unpublish_on = day
-        yield views.request_blocks(language, request, p, audience, version=version)
-        yield views.confirm_approve(language, request, p, audience, meta)
+        yield approvals.request_blocks(language, request, p, audience, version=version)
+        yield approvals.confirm_approve(language, request, p, audience, meta)
     schedules = []
     for whole, blocked in ((False, False), (True, True)):
         schedule = Unpublication(

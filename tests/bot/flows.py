@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot import unpublication, views
+from bot import approvals, unpublication, views
 from tests.conftest import OMI_1
 from tests.slackfake import Call, FakeSlackAPI
 from tests.slackfake.signing import SlackClient
@@ -132,8 +132,8 @@ def approve(
     slack: SlackClient, fake: FakeSlackAPI, request_id: int, user: str = "URM1"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The confirmation modal, and what it shows once Proceed was submitted."""
-    confirm = opened_by_click(slack, fake, views.APPROVE_ACTION, request_id, user)
-    assert confirm["callback_id"] == views.CONFIRM_CALLBACK, confirm
+    confirm = opened_by_click(slack, fake, approvals.APPROVE_ACTION, request_id, user)
+    assert confirm["callback_id"] == approvals.CONFIRM_CALLBACK, confirm
     _, outcome = submit_then(slack, fake, confirm, user)
     return confirm, outcome
 

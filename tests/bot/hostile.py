@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from hypothesis import strategies as st
 
-from bot import unpublication, views
+from bot import approvals, unpublication, views
 from commands.notifications import managers
 
 HOSTILE_TEXT = [
@@ -129,14 +129,14 @@ def state_values(world: dict[str, list[str]]) -> st.SearchStrategy[Any]:
 CALLBACKS = [
     views.FORM_CALLBACK,
     views.PICK_CALLBACK,
-    views.CONFIRM_CALLBACK,
-    views.REJECT_CALLBACK,
+    approvals.CONFIRM_CALLBACK,
+    approvals.REJECT_CALLBACK,
     unpublication.UNPUBLISH_CALLBACK,
     "no_such_callback",
 ]
 ACTIONS = [
-    views.APPROVE_ACTION,
-    views.REJECT_ACTION,
+    approvals.APPROVE_ACTION,
+    approvals.REJECT_ACTION,
     views.PICK_ACTION,
     managers.CANCEL_SCHEDULE_ACTION,
     managers.REPAIR_ACTION,

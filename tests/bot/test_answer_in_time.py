@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import views
+from bot import approvals, views
 from commands import services
 from commands.bootstrap import Core
 from commands.model import VersionForm
@@ -140,7 +140,7 @@ def test_omi_menu_is_answered_while_outscale_is_slow(
     assert OMI_1 in values
 
 
-@pytest.mark.parametrize("action", [views.APPROVE_ACTION, views.REJECT_ACTION])
+@pytest.mark.parametrize("action", [approvals.APPROVE_ACTION, approvals.REJECT_ACTION])
 def test_decision_button_opens_at_once_and_decides_after(
     slack: SlackClient, on_time: SlackClient, fake_slack: FakeSlackAPI, action: str
 ) -> None:
@@ -151,7 +151,8 @@ def test_decision_button_opens_at_once_and_decides_after(
     answer = on_time.block_action(action, str(request_id), user_id="UGRP", channel_id="CREL")
     assert (answer.status_code, answer.text) == (200, "")
     modal = fake_slack.wait_for("views.update", timeout=LATER)[0].params["view"]
-    wanted = views.CONFIRM_CALLBACK if action == views.APPROVE_ACTION else views.REJECT_CALLBACK
+    approving = action == approvals.APPROVE_ACTION
+    wanted = approvals.CONFIRM_CALLBACK if approving else approvals.REJECT_CALLBACK
     assert modal["callback_id"] == wanted
     opened, asked = fake_slack.calls_to("views.open")[0], fake_slack.calls_to("users.info")[0]
     assert opened.at <= asked.at
@@ -160,8 +161,8 @@ def test_decision_button_opens_at_once_and_decides_after(
 @pytest.mark.parametrize(
     ("action", "fields", "outcome"),
     [
-        (views.APPROVE_ACTION, {}, "is approved"),
-        (views.REJECT_ACTION, {"reason": "Not now"}, "is rejected"),
+        (approvals.APPROVE_ACTION, {}, "is approved"),
+        (approvals.REJECT_ACTION, {"reason": "Not now"}, "is rejected"),
     ],
 )
 def test_decision_modal_is_answered_before_slack_and_outscale(
@@ -174,7 +175,8 @@ def test_decision_modal_is_answered_before_slack_and_outscale(
     outcome: str,
 ) -> None:
     request_id = request_publication(slack, fake_slack)
-    callback = views.CONFIRM_CALLBACK if action == views.APPROVE_ACTION else views.REJECT_CALLBACK
+    approving = action == approvals.APPROVE_ACTION
+    callback = approvals.CONFIRM_CALLBACK if approving else approvals.REJECT_CALLBACK
     # The modal as the click opened it, possibly in another process: the membership is asked
     # at submission, and rate-limited; the OMI is looked up again at approval, slowly.
     modal = {

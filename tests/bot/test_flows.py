@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from bot import views
+from bot import approvals, views
 from commands import services
 from commands.bootstrap import Core
 from commands.model import RequestState, Status, VersionForm
@@ -154,8 +154,8 @@ def test_form_prefilled_from_last_created_version(
 
 def test_reject_with_reason(slack: SlackClient, fake_slack: FakeSlackAPI, core: Core) -> None:
     request_id = request_publication(slack, fake_slack)
-    modal = opened_by_click(slack, fake_slack, views.REJECT_ACTION, request_id, "URM2")
-    assert modal["callback_id"] == views.REJECT_CALLBACK
+    modal = opened_by_click(slack, fake_slack, approvals.REJECT_ACTION, request_id, "URM2")
+    assert modal["callback_id"] == approvals.REJECT_CALLBACK
     blank = submit(slack, modal, user="URM2", reason=" ")
     assert blank is not None and "reason" in blank["errors"]
     _, outcome = submit_then(slack, fake_slack, modal, "URM2", reason="Wrong OS")
@@ -171,9 +171,9 @@ def test_self_approval_and_outsider_refused_in_the_modal(
     slack: SlackClient, fake_slack: FakeSlackAPI, core: Core
 ) -> None:
     request_id = request_publication(slack, fake_slack, user="URM1")
-    own = opened_by_click(slack, fake_slack, views.APPROVE_ACTION, request_id, "URM1")
+    own = opened_by_click(slack, fake_slack, approvals.APPROVE_ACTION, request_id, "URM1")
     assert "callback_id" not in own and "own request" in texts(own)
-    outsider = opened_by_click(slack, fake_slack, views.REJECT_ACTION, request_id, "UNOBODY")
+    outsider = opened_by_click(slack, fake_slack, approvals.REJECT_ACTION, request_id, "UNOBODY")
     assert "callback_id" not in outsider and "Only the release managers" in texts(outsider)
     assert services.get_request(core, request_id).state is RequestState.PENDING
 
@@ -196,7 +196,7 @@ def test_approve_twice_and_concurrently_publishes_once(
     drain: Callable[..., None],
 ) -> None:
     request_id = request_publication(slack, fake_slack)
-    confirm = opened_by_click(slack, fake_slack, views.APPROVE_ACTION, request_id, "URM1")
+    confirm = opened_by_click(slack, fake_slack, approvals.APPROVE_ACTION, request_id, "URM1")
     before = len(fake_slack.calls_to("views.update"))
     answers: list[Any] = []
 

@@ -144,11 +144,11 @@ def test_decision_buttons_of_another_products_manager_change_nothing(
 ) -> None:
     """Approve, Reject and Cancel on 0001's requests and schedule, clicked by someone who may
     decide nothing there (URM9 decides 0002's)."""
-    from bot import views
+    from bot import approvals
     from commands.notifications import managers
 
     for request_id in hostile.ids["requests"]:
-        for action in (views.APPROVE_ACTION, views.REJECT_ACTION):
+        for action in (approvals.APPROVE_ACTION, approvals.REJECT_ACTION):
             response = hostile.slack.block_action(action, request_id, user_id=clicker)
             assert response.status_code == 200
     for schedule_id in hostile.ids["schedules"]:
@@ -184,10 +184,10 @@ def test_a_view_submitted_for_a_decided_request_is_refused(hostile: Hostile) -> 
     was decided already (approved, rejected): refused in the modal, nothing changes."""
     import json
 
-    from bot import views
+    from bot import approvals, views
 
     for request_id in hostile.ids["requests"][:4:2]:  # approved, rejected
-        for callback in (views.CONFIRM_CALLBACK, views.REJECT_CALLBACK):
+        for callback in (approvals.CONFIRM_CALLBACK, approvals.REJECT_CALLBACK):
             meta = json.dumps({"request": int(request_id), "lang": "en"})
             response = hostile.slack.view_submission(
                 {"callback_id": callback, "private_metadata": meta},

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot import views
+from bot import approvals, views
 from bot.texts import TEXTS, t
 from commands.model import Pricing
 from commands.notifications.slack_text import ELLIPSIS
@@ -94,7 +94,7 @@ def test_modal_titles_and_buttons_fit_whole_in_both_languages(language: str) -> 
     p = product("Nginx on Debian")
     meta = {"request": 1}
     for request in requests_of(p):
-        confirm = views.confirm_approve(language, request, p, Audience(1, 1), meta)
+        confirm = approvals.confirm_approve(language, request, p, Audience(1, 1), meta)
         assert confirm["submit"]["text"] in (
             t(language, "proceed_publish"),
             t(language, "proceed_unpublish"),
@@ -116,5 +116,5 @@ def test_public_copy_wording_fits_too() -> None:
     p.pricing = Pricing.FREE
     for language in ("en", "fr"):
         for request in requests_of(p):
-            built = views.confirm_approve(language, request, p, Audience(0, 0), {})
+            built = approvals.confirm_approve(language, request, p, Audience(0, 0), {})
             assert list(problems(built)) == []

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import views
+from bot import approvals, views
 from commands import services
 from commands.bootstrap import Core
 from commands.errors import NotAllowed
@@ -89,7 +89,7 @@ def test_modify_refused_when_opening_and_when_submitting(
     assert allowed["callback_id"] == views.FORM_CALLBACK
 
 
-@pytest.mark.parametrize("action", [views.APPROVE_ACTION, views.REJECT_ACTION])
+@pytest.mark.parametrize("action", [approvals.APPROVE_ACTION, approvals.REJECT_ACTION])
 def test_decision_buttons_refused_in_the_modal(
     slack: SlackClient, fake_slack: FakeSlackAPI, core: Core, action: str
 ) -> None:
@@ -102,7 +102,7 @@ def test_decision_buttons_refused_in_the_modal(
 
 @pytest.mark.parametrize(
     ("callback_id", "fields"),
-    [(views.CONFIRM_CALLBACK, {}), (views.REJECT_CALLBACK, {"reason": "no"})],
+    [(approvals.CONFIRM_CALLBACK, {}), (approvals.REJECT_CALLBACK, {"reason": "no"})],
 )
 def test_decision_modals_refused_on_submission(
     slack: SlackClient,

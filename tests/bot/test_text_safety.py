@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot import views
+from bot import approvals, views
 from commands import services
 from commands.bootstrap import Core
 from commands.model import (
@@ -86,7 +86,7 @@ def test_long_text_is_clipped_with_a_visible_ellipsis(language: str) -> None:
     shown = table[0]["text"]["text"]
     assert len(shown) == 3000 and shown.endswith(ELLIPSIS)
     request = requests_of(product())[0]
-    blocks = views.request_blocks(language, request, product(), Audience(1, 1))
+    blocks = approvals.request_blocks(language, request, product(), Audience(1, 1))
     note = next(
         line
         for b in blocks
@@ -168,7 +168,7 @@ def test_hostile_text_from_slack_users_reaches_nobody(
     stored = services.versions_table(core, "0001").rows[0]
     assert "\x00" not in stored.release_note and "<!channel>" in stored.release_note  # as typed
     second = request_publication(slack, fake_slack, omi="ami-5e11e002")
-    reason = opened_by_click(slack, fake_slack, views.REJECT_ACTION, second, "URM2")
+    reason = opened_by_click(slack, fake_slack, approvals.REJECT_ACTION, second, "URM2")
     submit_then(slack, fake_slack, reason, "URM2", reason=HOSTILE)
     fake_slack.wait_for("chat.update", 2, timeout=15)
     for text in ("unpublish <!channel>", "versions 0001", "products", f"modify {HOSTILE[:20]}"):
