@@ -35,6 +35,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 
 from bot import shapes
+from commands import probes
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -116,8 +117,14 @@ def _signed(secret: bytes, body: bytes, timestamp: str, signature: str) -> bool:
     return hmac.compare_digest(expected, signature)
 
 
-def wsgi_app(app: App, health: Callable[[], bool]) -> WSGIApplication:
-    """Route ``POST /slack/events`` to Bolt, ``GET /healthz`` to ``health()``, else 404.
+def wsgi_app(
+    app: App,
+    health: Callable[[], bool],
+    ready: probes.Ready | None = None,
+    metrics: probes.Metrics | None = None,
+) -> WSGIApplication:
+    """Route ``POST /slack/events`` to Bolt, ``GET /healthz`` to ``health()``, ``GET /readyz``
+    and ``GET /metrics`` to commands/probes.py (when given), else 404.
 
     A Slack request is screened first: unsigned or wrongly signed, 401; signed but not a body
     Slack sends (broken JSON...), 400. Either is logged as one line, with no traceback."""
@@ -158,6 +165,8 @@ def wsgi_app(app: App, health: Callable[[], bool]) -> WSGIApplication:
             if healthy:
                 return _json(start_response, "200 OK", {"ok": True})
             return _json(start_response, "503 Service Unavailable", {"ok": False})
+        if path in (probes.READY_PATH, probes.METRICS_PATH) and method in {"GET", "HEAD"}:
+            return probes.answer(path, start_response, ready=ready, metrics=metrics)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not_found"})
 
     return application
@@ -225,11 +234,18 @@ def start_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     threads: int = 4,
+    *,
+    ready: probes.Ready | None = None,
+    metrics: probes.Metrics | None = None,
 ) -> RunningServer:
     """Serve the shell on ``host:port`` (0: a free port) from a daemon thread; `omi-bot
     serve` and the tests both start it this way."""
     server = create_server(
-        wsgi_app(app, health), host=host, port=port, threads=threads, ident="omi-bot"
+        wsgi_app(app, health, ready, metrics),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="omi-bot",
     )
     if not isinstance(server, BaseWSGIServer):  # several listen sockets: not supported
         server.close()

@@ -22,6 +22,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.app import BotSettings
 from bot.runtime import build_app, warm_up
 from bot.server import RunningServer, start_in_thread, start_socket_mode
+from commands import health
 from commands.bootstrap import Core
 from commands.worker import Worker
 
@@ -50,10 +51,17 @@ class Service:
     def accepting(self) -> bool:
         return not self._stopping.is_set()
 
+    def ready(self) -> health.Readiness:
+        """/readyz: the database, its migrations, the worker's thread when this process runs
+        one; not ready either once stopping."""
+        worker = self.worker
+        state = health.readiness(self.core, worker.alive if worker is not None else None)
+        return health.Readiness({**state.checks, "accepting": self.accepting()})
+
     def start(self) -> Service:
         warm_up(self.core)
         if self.with_worker:
-            self.worker = Worker(self.core)
+            self.worker = Worker(self.core, role="serve")
             self._scheduler = self.worker.start_background()
         if self.settings.app_token:
             log.info("connecting to Slack over Socket Mode")
@@ -63,7 +71,7 @@ class Service:
         else:
             port = self.settings.port if self.port is None else self.port
             self.http = start_in_thread(
-                self.app, self.core.db.reachable, self.host, port, self.threads
+                self.app, self.core.db.reachable, self.host, port, self.threads, ready=self.ready
             )
         return self
 
@@ -77,7 +85,7 @@ class Service:
             self.http.close()
         if self.worker is not None:
             self.worker.stop()
-        if self._scheduler is not None:
+        if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         answered = True
         if self.http is not None:
@@ -92,6 +100,7 @@ class Service:
         finished = True
         if self.worker is not None:
             finished = self.worker.finish(_left(deadline))
+            self.worker.said_goodbye()
         if not answered:
             log.warning("Slack requests were still being handled at the end of the shutdown")
         log.info("stopped")

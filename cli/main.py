@@ -39,6 +39,11 @@ LAZY_VERBS: dict[str, tuple[str, str, str]] = {
         "serve",
         "Serve the Slack app at /slack/events (Socket Mode when SLACK_APP_TOKEN is set).",
     ),
+    "status": (
+        "cli.status",
+        "status",
+        "Jobs queued, running and failed, the outbox, the workers' last heartbeats.",
+    ),
     "subscribers": ("cli.notices", "subscribers", "Subscriber accounts and their subscriptions."),
     "versions": ("cli.versions", "versions", "The Versions table and the Version form."),
 }

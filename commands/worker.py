@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from commands import deprecation, drift, drift_repair, lifecycle, pipeline
+from commands import deprecation, drift, drift_repair, health, lifecycle, pipeline
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, JobState
@@ -73,9 +73,11 @@ class Worker:
         *,
         name: str | None = None,
         deliverers: Sequence[Deliverer] | None = None,
+        role: str = "worker",
     ) -> None:
         self.core = core
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.role = role  # "worker", or "serve" for the one inside the bot's process
         self.lease = timedelta(seconds=core.settings.job_lease_seconds)
         self._stop = threading.Event()
         if deliverers is None:
@@ -85,6 +87,8 @@ class Worker:
         self.deliverers = list(deliverers)
         self._tick_lock = threading.Lock()
         self._running: Job | None = None
+        self._scheduler: BackgroundScheduler | None = None
+        self._last_tick = 0.0  # time.monotonic() of the clock's last call of tick()
 
     # -- stopping -------------------------------------------------------------------------
     @property
@@ -108,6 +112,13 @@ class Worker:
             # and the step, written to be run again, finds what the call did.
             self.give_back(job, after=self.core.settings.osc_timeout)
         return False
+
+    def said_goodbye(self) -> None:
+        """Marks this worker stopped in the heartbeats (a clean stop, not a crash)."""
+        try:
+            health.stopped(self.core, self.name)
+        except Exception as exc:
+            log.warning("stop not recorded in the heartbeats (%s)", type(exc).__name__)
 
     def give_back(self, mine: Job, after: float = 0.0) -> bool:
         """Hands a job this worker holds back to the queue, the attempt not counted."""
@@ -224,6 +235,7 @@ class Worker:
     # -- the loop -------------------------------------------------------------------------
     def tick(self, max_jobs: int = 200) -> int:
         """Runs the jobs due now, then delivers what the outbox holds. Returns the work done."""
+        self._last_tick = time.monotonic()
         if not self._tick_lock.acquire(blocking=False):
             return 0  # the previous tick is still running
         try:
@@ -290,6 +302,35 @@ class Worker:
                 next_run_time=datetime.now(UTC) + timedelta(seconds=min(interval, 60)),
             )
 
+        scheduler.add_job(
+            self.beat,
+            "interval",
+            seconds=health.HEARTBEAT_SECONDS,
+            id="omi-bot-heartbeat",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def beat(self) -> None:
+        """Tells the database this worker is alive (`omi-bot status` lists the workers)."""
+        try:
+            health.beat(self.core, self.name, self.role)
+            if random.random() < 0.01:
+                health.forget_silent(self.core)
+        except Exception as exc:
+            # Only the type: messages of storage errors may embed connection URLs.
+            log.warning("heartbeat not written (%s); will try again", type(exc).__name__)
+
+    def alive(self) -> bool:
+        """The worker's clock runs and has called it lately (a long step holds the tick, and
+        the clock still calls it on time: the tick returns at once then)."""
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running or self.stopping:
+            return False
+        late = max(30.0, 5 * self.core.settings.worker_poll_seconds)
+        return time.monotonic() - self._last_tick <= late
+
     def _enqueue_drift_check(self) -> None:
         try:
             drift.enqueue_check(self.core)
@@ -300,6 +341,7 @@ class Worker:
         scheduler = BackgroundScheduler(timezone=UTC)
         self._schedule(scheduler)
         scheduler.start()
+        self._scheduler = scheduler
         return scheduler
 
     def run_forever(self) -> None:
@@ -317,5 +359,6 @@ class Worker:
         self.stop()
         scheduler.shutdown(wait=False)
         done = self.finish(timeout)
+        self.said_goodbye()
         log.info("worker %s stopped%s", self.name, "" if done else " (a step was cut short)")
         return done

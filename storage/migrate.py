@@ -24,3 +24,25 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+_HEADS: set[str] = set()
+
+
+def heads() -> set[str]:
+    """The revisions the migrations shipped with this code end at (read once)."""
+    if not _HEADS:
+        from alembic.script import ScriptDirectory
+
+        _HEADS.update(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    return set(_HEADS)
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is the one this code expects; raises when the database
+    cannot be reached."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == heads()

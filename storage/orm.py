@@ -207,6 +207,9 @@ outbox = Table(
     # With the ID last, the claim reads the due notices in the order it takes them.
     Index("ix_outbox_due", "channel", "state", "next_attempt_at", "id"),
     Index("ix_outbox_version_id", "version_id"),
+    # The outbox's depth and oldest queued notice per channel, read on every metrics scrape
+    # and by `omi-bot status`, come from this index alone.
+    Index("ix_outbox_state_channel_created", "state", "channel", "created_at"),
 )
 
 schedules = Table(
@@ -248,6 +251,18 @@ drift_findings = Table(
     Column("repair_asked_by", String(64)),
     Column("repair_asked_at", UTCDateTime()),
     Index("ix_drift_findings_product_resolved", "product_code", "resolved_at"),
+)
+
+# One row per worker (`omi-bot worker`, or the one inside `omi-bot serve`), rewritten at each
+# heartbeat: `omi-bot status` tells from it which workers are alive.
+workers = Table(
+    "workers",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("beat_at", UTCDateTime(), nullable=False),
+    Column("stopped_at", UTCDateTime()),
 )
 
 mapper_registry = registry(metadata=metadata)

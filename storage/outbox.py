@@ -150,6 +150,8 @@ class Outbox:
             at + lease,
             limit,
         )
+        for item in taken:
+            item.taken_over = True
         if len(taken) < limit:
             taken += self._claim(
                 channel,

@@ -229,6 +229,7 @@ class Jobs:
         job = self.session.scalars(stmt).first()
         if job is None:
             return None
+        job.taken_over = job.state is JobState.RUNNING
         job.state = JobState.RUNNING
         job.attempts += 1
         job.worker = worker

@@ -10,7 +10,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import drift, outbox, repository, unpublication
+from storage import drift, health, outbox, repository, unpublication
 from storage.db import is_sqlite
 from storage.orm import start_mappers
 
@@ -25,6 +25,7 @@ class UnitOfWork:
     outbox: outbox.Outbox
     schedules: unpublication.Schedules
     drift: drift.DriftFindings
+    health: health.Health
 
     def __init__(self, session_factory: Callable[[], Session], *, sqlite: bool) -> None:
         self._session_factory = session_factory
@@ -40,6 +41,7 @@ class UnitOfWork:
         self.outbox = outbox.Outbox(self.session, sqlite=self._sqlite)
         self.schedules = unpublication.Schedules(self.session, sqlite=self._sqlite)
         self.drift = drift.DriftFindings(self.session)
+        self.health = health.Health(self.session)
         return self
 
     def __exit__(

@@ -29,7 +29,7 @@ from commands.model.versions import (
     now,
     typed,
 )
-from commands.model.work import Job, JobState, OutboxItem, OutboxState
+from commands.model.work import Heartbeat, Job, JobState, OutboxItem, OutboxState
 
 __all__ = [
     "ACCOUNT_ID",
@@ -44,6 +44,7 @@ __all__ = [
     "DriftKind",
     "Due",
     "Finding",
+    "Heartbeat",
     "Job",
     "JobState",
     "Omi",

@@ -3,6 +3,7 @@ deliver (the outbox)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -34,6 +35,8 @@ class Job:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+    # Set by a claim that took the job from a worker whose lease ran out (not stored).
+    taken_over: bool = False
 
     def __init__(
         self,
@@ -90,6 +93,8 @@ class OutboxItem:
     last_error: str | None
     sent_at: datetime | None
     created_at: datetime
+    # Set by a claim that took the notice from a worker whose lease ran out (not stored).
+    taken_over: bool = False
 
     def __init__(
         self,
@@ -120,3 +125,14 @@ class OutboxItem:
         self.last_error = None
         self.sent_at = None
         self.created_at = at
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """A worker's last sign of life: `omi-bot worker`, or the worker inside `omi-bot serve`."""
+
+    worker: str
+    role: str
+    started_at: datetime
+    beat_at: datetime
+    stopped_at: datetime | None = None
