@@ -42,8 +42,15 @@ class Recipient:
 
 def version_published(uow: UnitOfWork, product: Product, version: Version, at: datetime) -> None:
     """R4: subscribers and organization administrators are advised to upgrade."""
-    last = product.last_available_version()
-    facts = MailFacts(
+    facts = published_facts(product, version, product.last_available_version(), at)
+    _enqueue(uow, product, facts, [version], subject=version.id, version_id=version.id, at=at)
+
+
+def published_facts(
+    product: Product, version: Version, last: Version | None, at: datetime
+) -> MailFacts:
+    """What the publication notice says; `last` is the last available version after it."""
+    return MailFacts(
         event=Event.VERSION_PUBLISHED,
         product_code=product.code,
         product_name=product.name,
@@ -51,7 +58,6 @@ def version_published(uow: UnitOfWork, product: Product, version: Version, at: d
         last_available=_facts(last, last.published_at or at) if last else None,
         instructions=version.instructions,
     )
-    _enqueue(uow, product, facts, [version], subject=version.id, version_id=version.id, at=at)
 
 
 def versions_unpublished(
@@ -67,32 +73,56 @@ def versions_unpublished(
     if not versions:
         return
     last = product.last_available_version()
-    last_facts = _facts(last, last.published_at or at) if last else None
     if whole_product:
-        ordered = sorted(
-            versions, key=lambda v: (v.published_at or v.created_at, v.id), reverse=True
-        )
-        facts = MailFacts(
-            event=Event.PRODUCT_UNPUBLISHED,
-            product_code=product.code,
-            product_name=product.name,
-            versions=tuple(_facts(v, at) for v in ordered),
-            last_available=last_facts,
-        )
+        ordered = unpublished_order(versions)
+        facts = unpublished_facts(product, versions, last, at, whole_product=True)[0]
         # The event has no version of its own: the product and the moment name it. A product
         # is unpublished once per publication life, so that moment does not come back.
         stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         _enqueue(uow, product, facts, ordered, subject=f"{product.code}@{stamp}", at=at)
         return
-    for version in versions:
-        facts = MailFacts(
+    for version, facts in zip(
+        versions, unpublished_facts(product, versions, last, at, whole_product=False), strict=True
+    ):
+        _enqueue(uow, product, facts, [version], subject=version.id, version_id=version.id, at=at)
+
+
+def unpublished_order(versions: Sequence[Version]) -> list[Version]:
+    """A whole product's notice lists its versions newest first."""
+    return sorted(versions, key=lambda v: (v.published_at or v.created_at, v.id), reverse=True)
+
+
+def unpublished_facts(
+    product: Product,
+    versions: Sequence[Version],
+    last: Version | None,
+    at: datetime,
+    *,
+    whole_product: bool,
+) -> list[MailFacts]:
+    """What the unpublication notices say: one for a whole product, else one per version;
+    `last` is the last available version once they are gone."""
+    last_facts = _facts(last, last.published_at or at) if last else None
+    if whole_product:
+        return [
+            MailFacts(
+                event=Event.PRODUCT_UNPUBLISHED,
+                product_code=product.code,
+                product_name=product.name,
+                versions=tuple(_facts(v, at) for v in unpublished_order(versions)),
+                last_available=last_facts,
+            )
+        ]
+    return [
+        MailFacts(
             event=Event.VERSION_UNPUBLISHED,
             product_code=product.code,
             product_name=product.name,
             versions=(_facts(version, at),),
             last_available=last_facts,
         )
-        _enqueue(uow, product, facts, [version], subject=version.id, version_id=version.id, at=at)
+        for version in versions
+    ]
 
 
 # -- scheduled unpublications ------------------------------------------------------------------
@@ -111,7 +141,14 @@ def unpublication_scheduled(
     `days_left`, the reminder of it that many days before, to whoever subscribes then."""
     event = Event.UNPUBLICATION_SCHEDULED if days_left is None else Event.UNPUBLICATION_REMINDER
     subject = f"schedule-{schedule.id}" + ("" if days_left is None else f"-d{days_left}")
-    facts = _schedule_facts(event, product, schedule, versions, days_left=days_left)
+    facts = schedule_facts(
+        event,
+        product,
+        versions,
+        due_at=schedule.due_at,
+        whole_product=schedule.whole_product,
+        days_left=days_left,
+    )
     _enqueue(uow, product, facts, versions, subject=subject, at=at, version_id=schedule.version_id)
 
 
@@ -131,7 +168,13 @@ def unpublication_cancelled(
     )
     if not told:
         return
-    facts = _schedule_facts(Event.UNPUBLICATION_CANCELLED, product, schedule, versions)
+    facts = schedule_facts(
+        Event.UNPUBLICATION_CANCELLED,
+        product,
+        versions,
+        due_at=schedule.due_at,
+        whole_product=schedule.whole_product,
+    )
     _enqueue(
         uow,
         product,
@@ -144,14 +187,17 @@ def unpublication_cancelled(
     )
 
 
-def _schedule_facts(
+def schedule_facts(
     event: Event,
     product: Product,
-    schedule: Unpublication,
     versions: Sequence[Version],
+    *,
+    due_at: datetime,
+    whole_product: bool,
     days_left: int | None = None,
 ) -> MailFacts:
-    ordered = sorted(versions, key=lambda v: (v.published_at or v.created_at, v.id), reverse=True)
+    """What the notices of a scheduled unpublication say, due at `due_at`."""
+    ordered = unpublished_order(versions)
     leaving = {v.id for v in versions}
     remaining = [v for v in product.published_versions() if v.id not in leaving]
     replacement = max(remaining, key=lambda v: (v.published_at or v.created_at, v.id), default=None)
@@ -160,13 +206,13 @@ def _schedule_facts(
         product_code=product.code,
         product_name=product.name,
         # The versions' date is the scheduled date: it is what the notices are about.
-        versions=tuple(_facts(v, schedule.due_at) for v in ordered),
+        versions=tuple(_facts(v, due_at) for v in ordered),
         last_available=(
             _facts(replacement, replacement.published_at or replacement.created_at)
-            if replacement and not schedule.whole_product
+            if replacement and not whole_product
             else None
         ),
-        whole_product=schedule.whole_product,
+        whole_product=whole_product,
         days_left=days_left,
     )
 
@@ -211,10 +257,8 @@ def _enqueue(
     organizations' administrators, or to `told` ((channel, recipient, language), those told
     of an earlier event) when given."""
     if told is None:
-        subscribers = uow.subscribers.list(product.code)
-        organizations = _organizations(uow, subscribers)
-        recipients = mail_recipients(subscribers, organizations)
-        channels = slack_channels(subscribers, organizations)
+        found = reach(uow, product.code)
+        recipients, channels = found.recipients, found.channels
     else:
         recipients = [Recipient(r, lang) for channel, r, lang in told if channel == "email"]
         channels = [(r, lang) for channel, r, lang in told if channel == "slack"]
@@ -244,7 +288,7 @@ def _enqueue(
                 at=at,
             )
         )
-    announcement = _announcement(facts, at)
+    announcement = announcement_facts(facts, at)
     for channel, language in channels:
         items.append(
             OutboxItem(
@@ -263,6 +307,28 @@ def _enqueue(
     # One batch: a product with ten thousand subscribers is queued in the time of a few
     # statements, inside the transaction that holds the product's lock.
     uow.outbox.add_all(items)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who a product's notices go to now: its subscribers, their organizations, the mail
+    recipients (each once, in their language) and the Slack channels."""
+
+    subscribers: list[Subscriber]
+    organizations: dict[int, Organization]
+    recipients: list[Recipient]
+    channels: list[tuple[str, str]]
+
+
+def reach(uow: UnitOfWork, product_code: str) -> Reach:
+    subscribers = uow.subscribers.list(product_code)
+    organizations = _organizations(uow, subscribers)
+    return Reach(
+        subscribers=list(subscribers),
+        organizations=organizations,
+        recipients=mail_recipients(subscribers, organizations),
+        channels=slack_channels(subscribers, organizations),
+    )
 
 
 def _organizations(uow: UnitOfWork, subscribers: Iterable[Subscriber]) -> dict[int, Organization]:
@@ -323,7 +389,7 @@ def slack_channels(
     return [(channel, language) for channel, (_, language) in sorted(best.items())]
 
 
-def _announcement(facts: MailFacts, at: datetime) -> dict[str, object]:
+def announcement_facts(facts: MailFacts, at: datetime) -> dict[str, object]:
     """The facts a Slack announcement is written from, as JSON."""
     last = facts.last_available
     scheduled = (

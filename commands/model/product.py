@@ -118,8 +118,10 @@ class Product:
     def published_versions(self) -> list[Version]:
         return [v for v in self.versions if v.status is Status.PUBLISHED]
 
-    def last_available_version(self) -> Version | None:
-        published = self.published_versions()
+    def last_available_version(self, without: Iterable[str] = ()) -> Version | None:
+        """The newest published version; with `without`, as it will be once those go."""
+        gone = set(without)
+        published = [v for v in self.published_versions() if v.id not in gone]
         if not published:
             return None
         return max(published, key=lambda v: (v.published_at or v.created_at, v.id))
@@ -283,9 +285,14 @@ class Product:
             )
         return published
 
-    def unpublish_all(self, at: datetime) -> list[Version]:
+    def leaving_with_product(self) -> list[Version]:
+        """What unpublishing the whole product unpublishes: every published version, and the
+        broken ones (R9)."""
         gone = self.check_unpublishable_product()
-        gone += [v for v in self.versions if v.status is Status.BROKEN]
+        return gone + [v for v in self.versions if v.status is Status.BROKEN]
+
+    def unpublish_all(self, at: datetime) -> list[Version]:
+        gone = self.leaving_with_product()
         for v in gone:
             v.unpublished(at)
         self.modified_at = at

@@ -225,12 +225,8 @@ def _carry_out(
         request.version_id = version.id
         return [version], None
     # The notice is counted from now, when subscribers are told: a date that was far enough
-    # when asked may no longer be. A retention proposal is for the earliest date its notice
-    # allows, so it moves with the approval. The approver is a release manager.
-    if request.requested_by == RETENTION and request.unpublish_on is not None:
-        request.unpublish_on = max(
-            request.unpublish_on, product.earliest_unpublish_date(today(core))
-        )
+    # when asked may no longer be. The approver is a release manager.
+    request.unpublish_on = unpublish_date(core, product, request)
     product.check_unpublish_date(request.unpublish_on, today(core), release_manager=True)
     version = (
         product.version(request.version_id)
@@ -246,6 +242,15 @@ def _carry_out(
         unpublish_one(uow, product, version, core)
         return [version], None
     return unpublish_whole(uow, product, core), None
+
+
+def unpublish_date(core: Core, product: Product, request: Request) -> date | None:
+    """The date an approval now would schedule the unpublication on: the one asked for, but
+    a retention proposal is for the earliest date its notice allows, so it moves with the
+    approval."""
+    if request.requested_by == RETENTION and request.unpublish_on is not None:
+        return max(request.unpublish_on, product.earliest_unpublish_date(today(core)))
+    return request.unpublish_on
 
 
 def check_reason(reason: str) -> str:
