@@ -16,27 +16,16 @@ from slack_sdk.models.blocks import (
 
 from bot.texts import field_label, t
 from bot.views import BUTTON, VALUE, _context, _label, _md, modal
-from commands.model import Product, Request, RequestKind, Version, VersionForm
+from commands.model import Product, Request, RequestKind, Version
 from commands.notifications import managers
 from commands.notifications.slack_text import mention, mrkdwn
+from commands.preview import form_changes
 from commands.services import Audience
 
 CONFIRM_CALLBACK = "confirm_approve"
 REJECT_CALLBACK = "reject_reason"
 APPROVE_ACTION = managers.APPROVE_ACTION
 REJECT_ACTION = managers.REJECT_ACTION
-
-
-def changes(previous: Version | None, form: VersionForm) -> list[tuple[str, str, str]]:
-    if previous is None:
-        return []
-    pairs = [
-        ("software_version", previous.software_version, form.software_version),
-        ("operating_system", previous.operating_system, form.operating_system),
-        ("software_base", ", ".join(previous.software_base), ", ".join(form.software_base)),
-        ("instructions", previous.instructions, form.instructions),
-    ]
-    return [(name, old, new) for name, old, new in pairs if old != new]
 
 
 def request_blocks(
@@ -79,7 +68,7 @@ def request_blocks(
                 )
             )
         )
-        diff = changes(previous, form)
+        diff = form_changes(previous, form)
         if previous is None:
             blocks.append(_context(t(language, "changes_first")))
         elif not diff:

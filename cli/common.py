@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -105,3 +106,33 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip())
+
+
+class LazyGroup(click.Group):
+    """A group whose verbs in `lazy` (name -> module, attribute, the one line its help shows)
+    are imported on first use, so a verb loads only what it needs."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, attribute, _ = self.lazy[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The verbs not loaded yet are listed from their line, without importing them.
+        shown: dict[str, click.Command] = {
+            name: self.commands.get(name) or click.Command(name, help=self.lazy[name][2])
+            for name in self.list_commands(ctx)
+        }
+        rows = [(name, cmd) for name, cmd in shown.items() if not cmd.hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])

@@ -3,13 +3,12 @@ verbs lives in a module of its own, imported when one of its verbs runs."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 import click
 from dotenv import load_dotenv
 
-from cli.common import Ctx, pass_ctx, reported
+from cli.common import Ctx, LazyGroup, pass_ctx, reported
 from commands.config import Settings
 
 # Verb -> (module, attribute, the one line `omi-bot --help` shows). The modules import the core
@@ -49,32 +48,9 @@ LAZY_VERBS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class Verbs(click.Group):
-    """A group whose verbs in LAZY_VERBS are loaded on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*self.commands, *LAZY_VERBS})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in LAZY_VERBS:
-            module, attribute, _ = LAZY_VERBS[cmd_name]
-            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
-        return self.commands.get(cmd_name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        # The verbs not loaded yet are listed from their line, without importing them.
-        shown: dict[str, click.Command] = {
-            name: self.commands.get(name) or click.Command(name, help=LAZY_VERBS[name][2])
-            for name in self.list_commands(ctx)
-        }
-        rows = [(name, cmd) for name, cmd in shown.items() if not cmd.hidden]
-        if rows:
-            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
-            with formatter.section("Commands"):
-                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
-
-
-@click.group(cls=Verbs, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup, lazy=LAZY_VERBS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what the worker does.")
 def main(verbose: bool) -> None:
     """Publish, modify and unpublish OMI product versions on the OUTSCALE Marketplace."""

@@ -8,14 +8,23 @@ from typing import Any
 
 import click
 
-from cli.common import Ctx, F, operator, pass_ctx, reported, table, when, who
+from cli.common import Ctx, F, LazyGroup, operator, pass_ctx, reported, table, when, who
 from commands import services
 from commands.bootstrap import Core
 from commands.errors import CloudError, OmiError
 from commands.model import Status, Unpublication, Version, VersionForm
 
+# Verbs of their own module, imported when they run.
+VERSIONS_LAZY: dict[str, tuple[str, str, str]] = {
+    "preview": (
+        "cli.preview",
+        "versions_preview",
+        "What a pending request will send and do once approved.",
+    ),
+}
 
-@click.group()
+
+@click.group(cls=LazyGroup, lazy=VERSIONS_LAZY)
 def versions() -> None:
     """The Versions table and the Version form."""
 

@@ -51,14 +51,34 @@ def test_every_verb_the_cli_modules_define_is_reachable() -> None:
     for module in pkgutil.iter_modules(cli.__path__):
         loaded = importlib.import_module(f"cli.{module.name}")
         defined += [v for v in vars(loaded).values() if isinstance(v, click.Command)]
+    ctx = click.Context(main)
+    # A group's verbs, those it imports when they run included.
     children = {
-        id(child)
+        id(command.get_command(ctx, name))
         for command in defined
         if isinstance(command, click.Group)
-        for child in command.commands.values()
+        for name in command.list_commands(ctx)
     }
-    ctx = click.Context(main)
     reachable = {id(main.get_command(ctx, name)) for name in main.list_commands(ctx)}
     for command in defined:
         if command is not main and id(command) not in children:
             assert id(command) in reachable, f"{command.name} is not an omi-bot verb"
+
+
+def test_a_verb_of_a_group_is_imported_when_it_runs() -> None:
+    script = (
+        "import sys\n"
+        "from cli.main import main\n"
+        "try:\n"
+        "    main(['versions', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('loaded:', 'cli.preview' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    *help_text, loaded = done.stdout.strip().splitlines()
+    assert loaded == "loaded: False"
+    assert any(line.split()[:1] == ["preview"] for line in help_text)
