@@ -26,6 +26,7 @@ CONFIRM_CALLBACK = "confirm_approve"
 REJECT_CALLBACK = "reject_reason"
 APPROVE_ACTION = managers.APPROVE_ACTION
 REJECT_ACTION = managers.REJECT_ACTION
+PREVIEW_ACTION = managers.PREVIEW_ACTION
 
 
 def request_blocks(
@@ -133,6 +134,11 @@ def request_blocks(
                     text=_label(t(language, "reject"), BUTTON),
                     value=str(request.id),
                     style="danger",
+                ),
+                ButtonElement(
+                    action_id=PREVIEW_ACTION,
+                    text=_label(t(language, "preview"), BUTTON),
+                    value=str(request.id),
                 ),
             ],
         )

@@ -111,6 +111,43 @@ EN: dict[str, str] = {
     "changes_none": "No change in software version, operating system, software base or "
     "instructions since version {id}.",
     "changes_first": "First version of this product.",
+    # The Preview of a request, before a decision.
+    "preview": "Preview",
+    "preview_title": "Preview",
+    "preview_lead": "*Request #{id}* · {name} (`{code}`): what an approval now sends and does.",
+    "preview_form": "*Version form*",
+    "preview_versions": "*Versions unpublished*",
+    "preview_version_line": "• `{id}` {software} · {status} · OMI copy `{copy}`",
+    "preview_when": "Unpublished on *{date}* (UTC); subscribers are told at approval.",
+    "preview_cloud": "*Cloud work*",
+    "cloud_grant": "• The seller account `{seller}` lets `{dist}` launch `{omi}` (1 "
+    "`UpdateImage` call).",
+    "cloud_copy": "• Copy `{omi}`{name} from the seller account `{seller}` into the "
+    "distribution account `{dist}`.",
+    "cloud_public": "• Make the copy public (1 `UpdateImage` call): the product is free or BYOL.",
+    "cloud_share": "• Share the copy with {accounts} subscriber account(s) in {calls} "
+    "`UpdateImage` call(s), up to {batch} accounts a call.",
+    "cloud_share_none": "• Share the copy with nobody: the product has no subscriber yet.",
+    "cloud_delete": "• Delete the OMI copy `{copy}` of version `{id}` {when}; VMs already "
+    "running keep running.",
+    "cloud_delete_none": "• Nothing to delete: no OMI copy is left.",
+    "cloud_now": "at once",
+    "cloud_on": "on {date}",
+    "cloud_dist": "the distribution account",
+    "preview_reach": "*Who receives it*: {accounts} subscriber account(s), {recipients} mail "
+    "recipient(s), {channels} Slack channel(s)",
+    "preview_org": "• *{name}* ({lang}): {accounts} account(s), {addresses} address(es), "
+    "{channels} channel(s)",
+    "preview_nobody": "Nobody: the product has no subscriber.",
+    "preview_recipients": "Show the recipients",
+    "recipients_title": "Recipients",
+    "recipients_org": "*{name}* ({lang})\n*Accounts*: {accounts}\n*Mail*: {addresses}\n"
+    "*Channels*: {channels}",
+    "preview_more": "… and {n} more not shown.",
+    "preview_mail": "*Mail ({lang})* · to {n} recipient(s)\n*Subject*: {subject}",
+    "preview_announcement": "*Slack announcement ({lang})* · to {n} channel(s), as it will look:",
+    "preview_ids": "`{version}` stands for the version's ID, given at approval, and `{copy}` "
+    "for the OMI copy's, given when the copy is made.",
     "change_line": "• {field}: {old} → {new}",
     "impact": "*Impact*: {accounts} subscriber account(s), {recipients} mail recipient(s).",
     "approve": "Approve",
@@ -256,6 +293,47 @@ FR: dict[str, str] = {
     "changes_none": "Aucune modification de version du logiciel, système d'exploitation, base "
     "logicielle ou instructions depuis la version {id}.",
     "changes_first": "Première version de ce produit.",
+    "preview": "Aperçu",
+    "preview_title": "Aperçu",
+    "preview_lead": "*Demande n°{id}* · {name} (`{code}`) : ce qu'une approbation maintenant "
+    "envoie et fait.",
+    "preview_form": "*Formulaire de version*",
+    "preview_versions": "*Versions dépubliées*",
+    "preview_version_line": "• `{id}` {software} · {status} · copie de l'OMI `{copy}`",
+    "preview_when": "Dépubliée le *{date}* (UTC) ; les souscripteurs sont avertis à "
+    "l'approbation.",
+    "preview_cloud": "*Travail dans le cloud*",
+    "cloud_grant": "• Le compte vendeur `{seller}` autorise `{dist}` à lancer `{omi}` (1 appel "
+    "`UpdateImage`).",
+    "cloud_copy": "• Copier `{omi}`{name} du compte vendeur `{seller}` vers le compte de "
+    "distribution `{dist}`.",
+    "cloud_public": "• Rendre la copie publique (1 appel `UpdateImage`) : le produit est gratuit "
+    "ou BYOL.",
+    "cloud_share": "• Partager la copie avec {accounts} compte(s) souscripteur(s) en {calls} "
+    "appel(s) `UpdateImage`, {batch} comptes au plus par appel.",
+    "cloud_share_none": "• Ne partager la copie avec personne : le produit n'a pas encore de "
+    "souscripteur.",
+    "cloud_delete": "• Supprimer la copie de l'OMI `{copy}` de la version `{id}` {when} ; les VM "
+    "déjà lancées continuent de fonctionner.",
+    "cloud_delete_none": "• Rien à supprimer : aucune copie de l'OMI ne reste.",
+    "cloud_now": "immédiatement",
+    "cloud_on": "le {date}",
+    "cloud_dist": "le compte de distribution",
+    "preview_reach": "*Destinataires* : {accounts} compte(s) souscripteur(s), {recipients} "
+    "destinataire(s) d'e-mail, {channels} canal(aux) Slack",
+    "preview_org": "• *{name}* ({lang}) : {accounts} compte(s), {addresses} adresse(s), "
+    "{channels} canal(aux)",
+    "preview_nobody": "Personne : le produit n'a pas de souscripteur.",
+    "preview_recipients": "Voir les destinataires",
+    "recipients_title": "Destinataires",
+    "recipients_org": "*{name}* ({lang})\n*Comptes* : {accounts}\n*E-mail* : {addresses}\n"
+    "*Canaux* : {channels}",
+    "preview_more": "… et {n} de plus, non affichés.",
+    "preview_mail": "*E-mail ({lang})* · à {n} destinataire(s)\n*Objet* : {subject}",
+    "preview_announcement": "*Annonce Slack ({lang})* · dans {n} canal(aux), telle qu'elle "
+    "apparaîtra :",
+    "preview_ids": "`{version}` tient lieu de l'ID de la version, donné à l'approbation, et "
+    "`{copy}` de celui de la copie de l'OMI, donné quand la copie est faite.",
     "change_line": "• {field} : {old} → {new}",
     "impact": "*Impact* : {accounts} compte(s) souscripteur(s), {recipients} destinataire(s) "
     "d'e-mail.",

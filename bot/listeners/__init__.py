@@ -7,7 +7,7 @@ import importlib.util
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, options, views
+from bot.listeners import actions, commands, options, preview, views
 
 
 def register(app: App) -> None:
@@ -15,6 +15,7 @@ def register(app: App) -> None:
     views.register(app)
     actions.register(app)
     options.register(app)
+    preview.register(app)
     # App Home's listeners live in their own module, which may not exist yet.
     if importlib.util.find_spec("bot.listeners.events") is not None:
         importlib.import_module("bot.listeners.events").register(app)

@@ -34,6 +34,8 @@ PREFIX = "managers_"
 # the worker is approved or rejected as any request is.
 APPROVE_ACTION = "approve_request"
 REJECT_ACTION = "reject_request"
+# What an approval would send and do, opened from the same message (bot/preview.py).
+PREVIEW_ACTION = "preview_request"
 CANCEL_SCHEDULE_ACTION = "cancel_schedule"
 REPAIR_ACTION = "repair_drift"
 
@@ -69,6 +71,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "told then. · request #{id}",
         "approve": "Approve",
         "reject": "Reject",
+        "preview": "Preview",
         "mail_failed": ":envelope: The notice about {what} of *{name}* (`{code}`) could not be "
         "mailed to {recipient} ({reason}). `omi-bot mail list --failed` lists every mail that "
         "failed, `omi-bot mail retry ID` sends one again.",
@@ -110,6 +113,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "l'approbation ; les souscripteurs sont alors avertis. · demande n°{id}",
         "approve": "Approuver",
         "reject": "Refuser",
+        "preview": "Aperçu",
         "mail_failed": ":envelope: L'avis concernant {what} de *{name}* (`{code}`) n'a pas pu "
         "être envoyé par e-mail à {recipient} ({reason}). `omi-bot mail list --failed` liste "
         "les e-mails en échec, `omi-bot mail retry ID` en renvoie un.",
@@ -344,6 +348,11 @@ def retention_message(
                 text=_plain(text(language, "reject")),
                 value=str(request_id),
                 style="danger",
+            ),
+            ButtonElement(
+                action_id=PREVIEW_ACTION,
+                text=_plain(text(language, "preview")),
+                value=str(request_id),
             ),
         ],
     )

@@ -9,23 +9,29 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot import approvals, home, unpublication, views
+from bot import preview as previews
 from bot.texts import TEXTS, t
+from commands.config import Settings
 from commands.model import (
     Omi,
+    Organization,
     Pricing,
     Product,
     Request,
     RequestKind,
+    Subscriber,
     Unpublication,
     Version,
     VersionForm,
 )
+from commands.notices import Reach, mail_recipients, slack_channels
 from commands.notifications import managers
 from commands.notifications.announcements import render_announcement
 from commands.notifications.slack_text import mention
+from commands.preview import Preview, build
 from commands.progress import Stage, progress_text
 from commands.services import Audience, ProductLine, VersionsTable
-from tests.conftest import OMI_1, SELLER
+from tests.conftest import DISTRIBUTION, OMI_1, SELLER
 
 AT = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 HOSTILE = (
@@ -125,6 +131,11 @@ def every_builder(language: str, name: str = HOSTILE) -> Iterator[Any]:
     yield views.notice(language, t(language, "done_title"), modified)
     yield home.build_home([line], requests_of(p), requests_of(p), language).to_dict()
     yield from scheduling_builders(language, p, version, audience, line, meta)
+    for organizations in (1, 150):
+        for request in requests_of(p)[1:]:
+            found = preview_of(p, request, organizations)
+            yield previews.preview_view(language, found)
+            yield previews.recipients_view(language, found)
     for stage in Stage:
         yield {"text": progress_text(language, version, stage, HOSTILE)}
     for event in (
@@ -212,3 +223,52 @@ def scheduling_builders(
         managers.retention_message(language, p, 1, version, HOSTILE),
     ):
         yield {"text": message.text, "blocks": message.blocks}
+
+
+class _Cloud:
+    """The distribution account as the preview asks for it."""
+
+    class distribution:  # read as core.cloud.distribution
+        account_id = DISTRIBUTION
+
+
+class _Core:
+    """What building a preview reads of the core: the clock, the settings, the cloud."""
+
+    settings = Settings(share_batch_size=7)
+    cloud = _Cloud()
+
+    @staticmethod
+    def clock() -> datetime:
+        return AT
+
+
+def preview_of(p: Product, request: Request, organizations: int = 1) -> Preview:
+    """The preview of `request` reaching that many organizations, each with hostile names,
+    many addresses and channels."""
+    orgs = {
+        i: Organization(
+            name=f"{HOSTILE} {i}",
+            language="fr" if i % 2 else "en",
+            admin_emails=[f"admin{n}-{i}@example.com" for n in range(40)],
+            id=i,
+        )
+        for i in range(1, organizations + 1)
+    }
+    subs = [
+        Subscriber(
+            account_id=f"{i:06d}{n:06d}",
+            organization_id=i,
+            email=f"ops{n}-{i}@example.com",
+            slack_channel=f"C{i:04d}{n:04d}",
+        )
+        for i in orgs
+        for n in range(30)
+    ]
+    found = Reach(
+        subscribers=subs,
+        organizations=orgs,
+        recipients=mail_recipients(subs, orgs),
+        channels=slack_channels(subs, orgs),
+    )
+    return build(_Core(), request, p, found)  # type: ignore[arg-type]
