@@ -35,6 +35,7 @@ from commands.notifications.announcements import Rendered, render_announcement
 from commands.notifications.mail import LANGUAGES, Event, MailFacts, RenderedMail, render
 from commands.services.approvals import unpublish_date
 from commands.services.products import get_product
+from commands.services.publication import check_publication
 
 __all__ = [
     "COPY_ID_PLACEHOLDER",
@@ -44,6 +45,7 @@ __all__ = [
     "OrganizationReach",
     "Preview",
     "form_changes",
+    "preview_publication",
     "preview_request",
 ]
 
@@ -161,6 +163,25 @@ def preview_request(core: Core, request_id: int, *, by: Actor) -> Preview:
             )
         found = notices.reach(uow, product.code)
     return build(core, request, product, found)
+
+
+def preview_publication(
+    core: Core, product_code: str, form: VersionForm, *, requested_by: str
+) -> Preview:
+    """A dry run of a publication request: every rule checked as the request would check it,
+    the OMI asked of the cloud (R2), and the preview of what its approval would send and do;
+    nothing is written. Raises the request's errors (FormErrors naming each field)."""
+    product, completed, omi = check_publication(core, product_code, form)
+    request = Request(
+        kind=RequestKind.PUBLISH,
+        product_code=product.code,
+        requested_by=requested_by,
+        at=core.clock(),
+        form=completed,
+    )
+    with core.uow() as uow:
+        found = notices.reach(uow, product.code)
+    return build(core, request, product, found, omi)
 
 
 def build(

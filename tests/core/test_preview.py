@@ -17,12 +17,28 @@ from commands import services
 from commands.bootstrap import Core
 from commands.config import Settings
 from commands.delivery import deliverers
-from commands.errors import NotAllowed, NotFound, UserError
+from commands.errors import FormErrors, NotAllowed, NotFound, UserError
 from commands.model import Actor, OutboxItem, VersionForm
 from commands.notifications.announcements import render_announcement
-from commands.preview import COPY_ID_PLACEHOLDER, VERSION_ID_PLACEHOLDER, Preview, preview_request
+from commands.preview import (
+    COPY_ID_PLACEHOLDER,
+    VERSION_ID_PLACEHOLDER,
+    Preview,
+    preview_publication,
+    preview_request,
+)
+from commands.sandbox import SandboxServer
 from commands.worker import Worker
-from tests.conftest import DISTRIBUTION, OMI_1, OMI_2, OPERATOR, SELLER, SUB_A, SUB_B
+from tests.conftest import (
+    DISTRIBUTION,
+    OMI_1,
+    OMI_2,
+    OMI_NO_CODE,
+    OPERATOR,
+    SELLER,
+    SUB_A,
+    SUB_B,
+)
 
 Drain = Callable[..., None]
 RM = Actor.slack_user("URM1")
@@ -222,3 +238,43 @@ def test_only_those_who_may_see_the_request_preview_it(
     services.reject(core, request_id, by=RM, reason="not now")
     with pytest.raises(UserError, match="already rejected"):
         preview_request(core, request_id, by=RM)
+
+
+def row_counts(core: Core) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from storage.orm import metadata
+
+    with core.uow() as uow:
+        return {
+            t.name: int(uow.session.scalar(select(func.count()).select_from(t)) or 0)
+            for t in metadata.sorted_tables
+        }
+
+
+def writes(sandbox: SandboxServer) -> list[str]:
+    return [action for _, action, _ in sandbox.sandbox.calls if not action.startswith("Read")]
+
+
+def test_a_dry_run_checks_every_rule_and_the_cloud_and_writes_nothing(
+    core: Core, subscribers: list[str], drain: Drain, sandbox: SandboxServer
+) -> None:
+    published_first(core, drain)
+    counts, written, reads = row_counts(core), writes(sandbox), len(sandbox.sandbox.calls)
+    form = VersionForm(omi="debian-12-nginx-1.26", release_note="Faster")
+    preview = preview_publication(core, "0001", form, requested_by="cli:ci")
+    assert preview.form is not None and preview.form.software_version == "1.24"  # R3
+    assert preview.cloud.source_omi == OMI_2 and preview.cloud.source_name == "debian-12-nginx-1.26"
+    assert preview.notices["fr"].mail.subject.endswith("publiée")
+    assert len(sandbox.sandbox.calls) > reads  # the OMI was asked of the cloud (R2)
+    assert row_counts(core) == counts and writes(sandbox) == written
+
+    for bad, field in (
+        (VersionForm(omi=OMI_NO_CODE, release_note="x"), "omi"),  # R2
+        (VersionForm(omi=OMI_1, release_note="x"), "omi"),  # R5: already a version's
+        (VersionForm(omi=OMI_2, release_note=" "), "release_note"),
+    ):
+        with pytest.raises(FormErrors) as refused:
+            preview_publication(core, "0001", bad, requested_by="cli:ci")
+        assert field in refused.value.fields
+    assert row_counts(core) == counts and writes(sandbox) == written
