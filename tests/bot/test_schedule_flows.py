@@ -192,7 +192,11 @@ def test_retention_proposes_the_oldest_beyond_keep_published_and_one_click_sched
     assert "keeps 2 published version(s) and now has 3" in post.params["text"]
     assert f"on *{day}*" in post.params["text"]
     buttons = next(b for b in post.params["blocks"] if b["type"] == "actions")["elements"]
-    assert [b["action_id"] for b in buttons] == ["approve_request", "reject_request"]
+    assert [b["action_id"] for b in buttons] == [
+        "approve_request",
+        "reject_request",
+        "preview_request",
+    ]
 
     confirm, _ = approve(slack, fake_slack, int(buttons[0]["value"]), user="URM2")
     assert confirm["submit"]["text"] == "Schedule"
