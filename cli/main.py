@@ -4,12 +4,14 @@ verbs lives in a module of its own, imported when one of its verbs runs."""
 from __future__ import annotations
 
 import logging
+import re
 
 import click
 from dotenv import load_dotenv
 
 from cli.common import Ctx, LazyGroup, pass_ctx, reported
 from commands.config import Settings
+from commands.errors import QUOTED_MAX, quoted
 
 # Verb -> (module, attribute, the one line `omi-bot --help` shows). The modules import the core
 # (SQLAlchemy, the OUTSCALE SDK, Jinja...), which `--help`, `sandbox` and a mistyped verb do not
@@ -48,9 +50,41 @@ LAZY_VERBS: dict[str, tuple[str, str, str]] = {
 }
 
 
-@click.group(
-    cls=LazyGroup, lazy=LAZY_VERBS, context_settings={"help_option_names": ["-h", "--help"]}
-)
+# A quoted value in click's own usage errors ("Invalid value for '--timeout': 'abc…' is not a
+# valid float."), cut as commands.errors.quoted cuts the values in omi-bot's messages.
+LONG_QUOTED = re.compile("'([^']{" + str(QUOTED_MAX) + "})[^']+'")
+
+
+class Verbs(LazyGroup):
+    """The top group: what no verb can take is refused before any runs, and usage errors never
+    repeat a pasted value in full."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Bytes that are not UTF-8 reach Python as lone surrogates, and a NUL (which no shell
+        # passes, but a program may) is refused by PostgreSQL: neither can be stored, mailed or
+        # posted, so both are refused here, before any verb runs.
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                raise click.UsageError(
+                    f"{quoted(shown)} is not UTF-8 text; omi-bot takes its arguments in UTF-8.",
+                    ctx,
+                ) from None
+            if "\x00" in arg:
+                raise click.UsageError(f"{quoted(arg)} contains a NUL character.", ctx)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            err.message = LONG_QUOTED.sub(r"'\1…'", err.message)
+            raise
+
+
+@click.group(cls=Verbs, lazy=LAZY_VERBS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what the worker does.")
 def main(verbose: bool) -> None:
     """Publish, modify and unpublish OMI product versions on the OUTSCALE Marketplace."""

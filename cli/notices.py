@@ -11,7 +11,7 @@ import click
 
 from cli.common import Ctx, pass_ctx, reported, table, when, who
 from commands import catalog, services
-from commands.errors import UserError
+from commands.errors import UserError, clipped, quoted
 from commands.model import OutboxItem
 from commands.notifications.outbox import (
     DeliveryReport,
@@ -98,7 +98,7 @@ def mail_retry(ctx: Ctx, mail_id: str) -> None:
     try:
         number = int(mail_id)
     except ValueError:
-        raise UserError(f"{mail_id!r} is not a mail ID (see `omi-bot mail list`).") from None
+        raise UserError(f"{quoted(mail_id)} is not a mail ID (see `omi-bot mail list`).") from None
     item = retry_mail(ctx.core, number)
     click.echo(f"Mail {item.id} to {item.recipient} will be sent again.")
 
@@ -144,7 +144,6 @@ def organizations() -> None:
 @reported
 def organizations_add(ctx: Ctx, name: str, language: str, admins: tuple[str, ...]) -> None:
     """Add an organization, or update its language and administrators."""
-    catalog.check_name(name, "organization")
     existed = catalog.organization_exists(ctx.core, name)
     org = services.save_organization(ctx.core, name=name, language=language, admin_emails=admins)
     click.echo(
@@ -220,7 +219,7 @@ def subscribers_add(
         account_id=account_id,
         organization=organization,
         email=email,
-        slack_channel=catalog.check_slack_channel(slack_channel) if slack_channel else None,
+        slack_channel=slack_channel or None,
     )
     added = [code for code in products if services.subscribe(ctx.core, account_id, code)]
     click.echo(
@@ -336,7 +335,7 @@ def catalog_apply(ctx: Ctx, file: str) -> None:
     try:
         changes = catalog.apply(ctx.core, described)
     except UserError as bad:
-        raise UserError(f"{file}: {bad}") from None
+        raise UserError(f"{clipped(file, 240)}: {bad}") from None
     for line in changes:
         click.echo(line)
     click.echo(f"{len(changes)} change(s)." if changes else "Nothing to change.")

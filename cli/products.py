@@ -9,7 +9,7 @@ import click
 from cli.common import Ctx, F, operator, pass_ctx, reported, table, when
 from cli.versions import ON_HELP, wait_for
 from commands import services
-from commands.errors import UserError
+from commands.errors import UserError, quoted
 
 
 def schedule_options(fn: F) -> F:
@@ -47,7 +47,7 @@ def parse_days(text: str | None) -> list[int] | None:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise UserError(
-            f"--reminder-days takes days separated by commas (like 7,1), not {text!r}."
+            f"--reminder-days takes days separated by commas (like 7,1), not {quoted(text)}."
         ) from None
 
 

@@ -26,7 +26,6 @@ removes a product, an organization, a subscriber or a subscription the file does
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,42 +34,20 @@ from typing import Any
 
 from commands import services
 from commands.bootstrap import Core
-from commands.errors import NotFound, UserError
+from commands.errors import NotFound, UserError, clipped, quoted
 from commands.model import (
     Organization,
     Pricing,
     Product,
     Subscriber,
     check_account_id,
+    check_name,
     check_product_code,
+    check_slack_channel,
+    check_slack_group,
+    check_slack_user,
     now,
 )
-
-# Slack IDs, never names: a release manager renamed in Slack stays one (model.check_approver).
-SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,31}$")
-SLACK_GROUP = re.compile(r"^S[A-Z0-9]{2,31}$")
-SLACK_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,31}$")
-NAME_MAX = 200  # products.name and organizations.name are VARCHAR(200)
-
-
-def check_slack_channel(channel: str) -> str:
-    channel = channel.strip()
-    if not SLACK_CHANNEL.match(channel):
-        raise UserError(
-            f"{channel!r} is not a Slack channel ID (like C0123456789): use the channel's ID, "
-            "not its name."
-        )
-    return channel
-
-
-def check_name(name: str, what: str) -> str:
-    name = name.strip()
-    if not name:
-        raise UserError(f"A {what} needs a name.")
-    if len(name) > NAME_MAX:
-        raise UserError(f"A {what} name is {NAME_MAX} characters at most.")
-    return name
-
 
 # -- the file -----------------------------------------------------------------------------------
 
@@ -122,7 +99,7 @@ class _Table:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(
-                f"{where}: unknown key {unknown[0]!r} (expected {', '.join(sorted(known))})."
+                f"{where}: unknown key {quoted(unknown[0])} (expected {', '.join(sorted(known))})."
             )
         self.where = where
         self.data: dict[str, Any] = data
@@ -130,9 +107,9 @@ class _Table:
     def text(self, key: str) -> str:
         value = self.data.get(key)
         if value is None:
-            raise UserError(f"{self.where}: {key!r} is missing.")
+            raise UserError(f"{self.where}: {quoted(key)} is missing.")
         if not isinstance(value, str):
-            raise UserError(f"{self.where}: {key!r} must be a string.")
+            raise UserError(f"{self.where}: {quoted(key)} must be a string.")
         return value.strip()
 
     def optional(self, key: str) -> str | None:
@@ -143,7 +120,7 @@ class _Table:
     def texts(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise UserError(f"{self.where}: {key!r} must be a list of strings.")
+            raise UserError(f"{self.where}: {quoted(key)} must be a list of strings.")
         return tuple(v.strip() for v in value)
 
     def number(self, key: str) -> int | None:
@@ -151,7 +128,7 @@ class _Table:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"{self.where}: {key!r} must be a whole number.")
+            raise UserError(f"{self.where}: {quoted(key)} must be a whole number.")
         return value
 
     def numbers(self, key: str) -> tuple[int, ...] | None:
@@ -161,7 +138,7 @@ class _Table:
         if not isinstance(value, list) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
-            raise UserError(f"{self.where}: {key!r} must be a list of whole numbers.")
+            raise UserError(f"{self.where}: {quoted(key)} must be a list of whole numbers.")
         return tuple(value)
 
     def check(self, fn: Callable[..., object], *args: str) -> None:
@@ -175,19 +152,22 @@ def load(path: str | Path) -> Catalog:
     """Reads and checks a catalog file on its own (no database). Every problem is a UserError
     starting with the file's name."""
     path = Path(path)
+    name = clipped(path, 240)  # a real path is long, a pasted one is not repeated whole
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
     except OSError as bad:
-        raise UserError(f"{path}: cannot be read ({bad.strerror or bad}).") from None
+        raise UserError(f"{name}: cannot be read ({bad.strerror or bad}).") from None
     except UnicodeDecodeError:
-        raise UserError(f"{path}: is not UTF-8 text.") from None
+        raise UserError(f"{name}: is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as bad:
-        raise UserError(f"{path}: is not valid TOML ({bad}).") from None
+        raise UserError(f"{name}: is not valid TOML ({bad}).") from None
+    except ValueError:  # a NUL in the path: no file can have that name
+        raise UserError(f"{name}: is not a file name.") from None
     try:
         return parse(data)
     except UserError as bad:
-        raise UserError(f"{path}: {bad}") from None
+        raise UserError(f"{name}: {bad}") from None
 
 
 def parse(data: dict[str, Any]) -> Catalog:
@@ -195,12 +175,12 @@ def parse(data: dict[str, Any]) -> Catalog:
     unknown = sorted(set(data) - sections)
     if unknown:
         raise UserError(
-            f"unknown section {unknown[0]!r} (expected [[products]], [[organizations]] or "
+            f"unknown section {quoted(unknown[0])} (expected [[products]], [[organizations]] or "
             "[[subscribers]])."
         )
     for name in sections:
         if not isinstance(data.get(name, []), list):
-            raise UserError(f"{name!r} must be an array of tables ([[{name}]]).")
+            raise UserError(f"{quoted(name)} must be an array of tables ([[{name}]]).")
     products = tuple(
         _product(f"products[{i}]", entry) for i, entry in enumerate(data.get("products", []), 1)
     )
@@ -222,7 +202,7 @@ def _unique(section: str, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise UserError(f"{section}: {name!r} is listed twice.")
+            raise UserError(f"{section}: {quoted(name)} is listed twice.")
         seen.add(name)
 
 
@@ -261,13 +241,13 @@ def _product(where: str, data: object) -> ProductEntry:
     t.check(check_account_id, entry.seller_account_id)
     if entry.pricing not in {p.value for p in Pricing}:
         choices = ", ".join(p.value for p in Pricing)
-        raise UserError(f"{t.where}: pricing must be one of {choices}, not {entry.pricing!r}.")
+        raise UserError(
+            f"{t.where}: pricing must be one of {choices}, not {quoted(entry.pricing)}."
+        )
     for user in entry.release_managers:
-        if not SLACK_USER.match(user):
-            raise UserError(f"{t.where}: {user!r} is not a Slack user ID (like U0123456789).")
-    group = entry.release_manager_group
-    if group is not None and not SLACK_GROUP.match(group):
-        raise UserError(f"{t.where}: {group!r} is not a Slack user group ID (like S0123456789).")
+        t.check(check_slack_user, user)
+    if entry.release_manager_group is not None:
+        t.check(check_slack_group, entry.release_manager_group)
     if entry.approval_channel is not None:
         t.check(check_slack_channel, entry.approval_channel)
     try:
@@ -294,7 +274,7 @@ def _organization(where: str, data: object) -> OrganizationEntry:
     t.where = f"{where} ({entry.name})"
     t.check(check_name, entry.name, "organization")
     if entry.language not in ("en", "fr"):
-        raise UserError(f"{t.where}: language is 'en' or 'fr', not {entry.language!r}.")
+        raise UserError(f"{t.where}: language is 'en' or 'fr', not {quoted(entry.language)}.")
     if not entry.admins:
         raise UserError(f"{t.where}: an organization needs at least one administrator email.")
     for admin in entry.admins:
@@ -356,14 +336,14 @@ def _check_against_database(core: Core, catalog: Catalog) -> None:
         for s in catalog.subscribers:
             if s.organization not in orgs and uow.subscribers.organization(s.organization) is None:
                 raise UserError(
-                    f"subscriber {s.account_id}: there is no organization {s.organization!r} "
+                    f"subscriber {s.account_id}: there is no organization {quoted(s.organization)} "
                     "in the file or the database."
                 )
             for code in s.products:
                 if code not in codes and uow.products.get(code, versions=False) is None:
                     raise UserError(
-                        f"subscriber {s.account_id}: there is no product {code!r} in the file "
-                        "or the database."
+                        f"subscriber {s.account_id}: there is no product {quoted(code)} in the "
+                        "file or the database."
                     )
 
 
@@ -510,7 +490,7 @@ def subscriber_line(core: Core, account_id: str) -> SubscriberLine:
     with core.uow() as uow:
         sub = uow.subscribers.get(account_id)
         if sub is None:
-            raise NotFound(f"There is no subscriber with account {account_id!r}.")
+            raise NotFound(f"There is no subscriber with account {quoted(account_id)}.")
         org = uow.subscribers.organization_by_id(sub.organization_id)
         return SubscriberLine(
             sub,
@@ -535,7 +515,7 @@ def check_subscriber_input(
         check_slack_channel(slack_channel)
     with core.uow() as uow:
         if uow.subscribers.organization(organization) is None:
-            raise NotFound(f"There is no organization {organization!r}.")
+            raise NotFound(f"There is no organization {quoted(organization)}.")
         for code in products:
             services.get_product(uow, code)
 

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from commands.errors import UserError
+from commands.errors import UserError, quoted
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -17,7 +17,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise UserError(f"{name} must be a number, not {raw!r}.") from None
+        raise UserError(f"{name} must be a number, not {quoted(raw)}.") from None
     if value < 0:
         raise UserError(f"{name} must not be negative.")
     return value

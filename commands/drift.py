@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from commands.bootstrap import Core
-from commands.errors import NotFound
+from commands.errors import NotFound, quoted
 from commands.model import Actor, Difference, Finding, Job, Product, Seen, compare
 from commands.notifications import managers
 from commands.pipeline import Context, Step
@@ -65,7 +65,7 @@ def check_product(core: Core, code: str) -> Report:
     with core.uow() as uow:
         product = uow.products.get(code)
         if product is None:
-            raise NotFound(f"There is no product with product code {code!r}.")
+            raise NotFound(f"There is no product with product code {quoted(code)}.")
     images = seen_images(core, product)
     with core.uow() as uow:
         product = uow.products.get(code, lock=True)
@@ -131,7 +131,7 @@ def repair(core: Core, product_code: str, *, by: Actor) -> list[Job]:
     with core.uow() as uow:
         product = uow.products.get(product_code, lock=True)
         if product is None:
-            raise NotFound(f"There is no product with product code {product_code!r}.")
+            raise NotFound(f"There is no product with product code {quoted(product_code)}.")
         product.check_release_manager(by, "repair its drift")
         at = core.clock()
         queued = []

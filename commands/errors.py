@@ -5,6 +5,28 @@ answered with one clear sentence. A `CloudError` comes from OUTSCALE or the infr
 
 from __future__ import annotations
 
+# How much of a typed value a refusal repeats: enough to recognise it, never the whole of a
+# 100,000-character paste.
+QUOTED_MAX = 60
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def clipped(value: object, limit: int = QUOTED_MAX) -> str:
+    """A value a person gave, for a one-line message: what does not print (a line break, a NUL)
+    escaped as Python writes it, and cut with a visible "…" past `limit`."""
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return _cut(text, limit)
+
+
+def quoted(value: object, limit: int = QUOTED_MAX) -> str:
+    """The same, quoted (Python's quoting escapes what does not print)."""
+    return repr(_cut(str(value), limit))
+
 
 class OmiError(Exception):
     """Base of every error omi-bot reports to a person as one sentence."""

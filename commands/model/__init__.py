@@ -7,6 +7,13 @@ the seed's words; this module is their one public face."""
 
 from commands.model.approvals import Actor, Request, RequestKind, RequestState
 from commands.model.drift import Difference, DriftKind, Finding, Seen, compare
+from commands.model.names import (
+    NAME_MAX,
+    check_name,
+    check_slack_channel,
+    check_slack_group,
+    check_slack_user,
+)
 from commands.model.product import Product
 from commands.model.schedules import Due, ScheduleState, Unpublication
 from commands.model.subscribers import Organization, Subscriber, Subscription
@@ -35,6 +42,7 @@ __all__ = [
     "ACCOUNT_ID",
     "LIMITS",
     "MAX_SOFTWARE_BASE",
+    "NAME_MAX",
     "OMI_ID",
     "PRODUCT_CODE",
     "VERSION_ID",
@@ -65,7 +73,11 @@ __all__ = [
     "Version",
     "VersionForm",
     "check_account_id",
+    "check_name",
     "check_product_code",
+    "check_slack_channel",
+    "check_slack_group",
+    "check_slack_user",
     "compare",
     "new_version_id",
     "now",

@@ -9,7 +9,13 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from commands.errors import FormErrors, NotAllowed, NotFound, RuleBroken, UserError
+from commands.errors import FormErrors, NotAllowed, NotFound, RuleBroken, UserError, quoted
+from commands.model.names import (
+    check_name,
+    check_slack_channel,
+    check_slack_group,
+    check_slack_user,
+)
 from commands.model.versions import (
     Omi,
     Pricing,
@@ -19,7 +25,6 @@ from commands.model.versions import (
     check_account_id,
     check_product_code,
     new_version_id,
-    typed,
 )
 
 if TYPE_CHECKING:
@@ -72,22 +77,35 @@ class Product:
         keep_published: int | None = None,
     ) -> None:
         self.code = check_product_code(code)
-        if not typed(name).strip():
-            raise UserError("A product needs a name.")
-        self.name = typed(name).strip()
         self.seller_account_id = check_account_id(seller_account_id)
         self.pricing = pricing
         self.created_at = at
         self.modified_at = at
-        self.release_managers = list(release_managers)
-        self.release_manager_group = release_manager_group
-        self.approval_channel = approval_channel
+        self.describe(name, release_managers, release_manager_group, approval_channel)
         self.notice_days = DEFAULT_NOTICE_DAYS
         self.reminder_days = list(DEFAULT_REMINDER_DAYS)
         self.keep_published = None
         self.set_schedule(notice_days, reminder_days, keep_published)
         self.versions = []
         self.version_count = 0
+
+    def describe(
+        self,
+        name: str,
+        release_managers: Iterable[str],
+        release_manager_group: str | None,
+        approval_channel: str | None,
+    ) -> None:
+        """Its name and who approves its requests, where: Slack IDs, checked before any is
+        kept, so that a refused description leaves the product as it was."""
+        name = check_name(name, "product")
+        managers = [check_slack_user(user.strip()) for user in release_managers]
+        group = check_slack_group(release_manager_group.strip()) if release_manager_group else None
+        channel = check_slack_channel(approval_channel) if approval_channel else None
+        self.name = name
+        self.release_managers = managers
+        self.release_manager_group = group
+        self.approval_channel = channel
 
     def set_schedule(
         self, notice_days: int, reminder_days: Sequence[int], keep_published: int | None
@@ -205,7 +223,8 @@ class Product:
             pass
         elif omi is None:
             errors["omi"] = (
-                f"No OMI {form.omi!r} is visible to the seller account {self.seller_account_id}."
+                f"No OMI {quoted(form.omi)} is visible to the seller account "
+                f"{self.seller_account_id}."
             )
         elif not self.selectable(omi):
             errors["omi"] = (

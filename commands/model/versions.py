@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from commands.errors import FormErrors, RuleBroken, UserError
+from commands.errors import FormErrors, RuleBroken, UserError, quoted
 
 
 def now() -> datetime:
@@ -76,14 +76,15 @@ def new_version_id() -> str:
 def check_product_code(code: str) -> str:
     if not PRODUCT_CODE.match(code or ""):
         raise UserError(
-            f"{code!r} is not a product code: use letters, digits, '.', '_' or '-' (64 at most)."
+            f"{quoted(code)} is not a product code: use letters, digits, '.', '_' or '-' "
+            "(64 at most)."
         )
     return code
 
 
 def check_account_id(account_id: str) -> str:
     if not ACCOUNT_ID.match(account_id or ""):
-        raise UserError(f"{account_id!r} is not an OUTSCALE account ID (12 digits).")
+        raise UserError(f"{quoted(account_id)} is not an OUTSCALE account ID (12 digits).")
     return account_id
 
 

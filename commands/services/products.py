@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from commands.bootstrap import Core
-from commands.errors import NotFound, UserError
+from commands.errors import NotFound, UserError, quoted
 from commands.model import (
     Job,
     Omi,
@@ -19,7 +19,6 @@ from commands.model import (
     VersionForm,
     check_account_id,
     check_product_code,
-    typed,
 )
 from storage.uow import UnitOfWork
 
@@ -34,14 +33,14 @@ UNSET = Unset()
 def get_product(uow: UnitOfWork, code: str, *, lock: bool = False) -> Product:
     product = uow.products.get(code, lock=lock)
     if product is None:
-        raise NotFound(f"There is no product with product code {code!r}.")
+        raise NotFound(f"There is no product with product code {quoted(code)}.")
     return product
 
 
 def get_version(uow: UnitOfWork, version_id: str) -> Version:
     version = uow.versions.get(version_id.strip())
     if version is None:
-        raise NotFound(f"There is no version {version_id!r}.")
+        raise NotFound(f"There is no version {quoted(version_id)}.")
     return version
 
 
@@ -99,7 +98,7 @@ def versions_table(
     with core.uow() as uow:
         product = uow.products.get(product_code, versions=False)
         if product is None:
-            raise NotFound(f"There is no product with product code {product_code!r}.")
+            raise NotFound(f"There is no product with product code {quoted(product_code)}.")
         rows = uow.versions.table(product_code, limit=limit, offset=offset)
         return VersionsTable(
             product,
@@ -185,7 +184,7 @@ def save_product(
         mode = Pricing(pricing)
     except ValueError:
         choices = ", ".join(p.value for p in Pricing)
-        raise UserError(f"Pricing must be one of {choices}, not {pricing!r}.") from None
+        raise UserError(f"Pricing must be one of {choices}, not {quoted(pricing)}.") from None
     with core.uow() as uow:
         product = uow.products.get(code, lock=True)
         created = product is None
@@ -208,14 +207,9 @@ def save_product(
                     f"Product {code} already has versions from account "
                     f"{product.seller_account_id}; its seller account cannot change."
                 )
-            if not typed(name).strip():
-                raise UserError("A product needs a name.")
-            product.name = typed(name).strip()
+            product.describe(name, release_managers, release_manager_group, approval_channel)
             product.seller_account_id = seller_account_id
             product.pricing = mode
-            product.release_managers = list(release_managers)
-            product.release_manager_group = release_manager_group
-            product.approval_channel = approval_channel
             _settings(product, notice_days, reminder_days, keep_published)
         uow.commit()
         return product, created

@@ -12,7 +12,7 @@ from datetime import UTC, date
 
 from commands import notices
 from commands.bootstrap import Core
-from commands.errors import NotFound, UserError
+from commands.errors import NotFound, UserError, quoted
 from commands.model import Actor, Product, Unpublication, Version
 from commands.services.products import get_product, get_version
 from storage.uow import UnitOfWork
@@ -30,7 +30,7 @@ def parse_date(text: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise UserError(f"{text!r} is not a date: write it YYYY-MM-DD, or 'now'.") from None
+        raise UserError(f"{quoted(text)} is not a date: write it YYYY-MM-DD, or 'now'.") from None
 
 
 def targets(product: Product, schedule: Unpublication) -> list[Version]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from commands.bootstrap import Core
-from commands.errors import NotFound, UserError
+from commands.errors import NotFound, UserError, quoted
 from commands.model import (
     Job,
     Organization,
@@ -15,6 +15,8 @@ from commands.model import (
     Subscription,
     Version,
     check_account_id,
+    check_name,
+    check_slack_channel,
 )
 from commands.services.products import get_product
 from storage.uow import UnitOfWork
@@ -25,14 +27,13 @@ def save_organization(
 ) -> Organization:
     language = language.strip().lower()
     if language not in ("en", "fr"):
-        raise UserError(f"An organization's language is 'en' or 'fr', not {language!r}.")
+        raise UserError(f"An organization's language is 'en' or 'fr', not {quoted(language)}.")
     emails = [check_email(e) for e in admin_emails]
-    if not name.strip():
-        raise UserError("An organization needs a name.")
+    name = check_name(name, "organization")
     with core.uow() as uow:
-        org = uow.subscribers.organization(name.strip())
+        org = uow.subscribers.organization(name)
         if org is None:
-            org = Organization(name=name.strip(), language=language, admin_emails=emails)
+            org = Organization(name=name, language=language, admin_emails=emails)
             uow.subscribers.add_organization(org)
         else:
             org.language = language
@@ -50,7 +51,7 @@ def check_email(address: str) -> str:
         or any(c in address for c in " \r\n\t<>,;\"'")
         or len(address) > 254
     ):
-        raise UserError(f"{address!r} is not an email address.")
+        raise UserError(f"{quoted(address)} is not an email address.")
     return address
 
 
@@ -64,10 +65,11 @@ def save_subscriber(
 ) -> Subscriber:
     check_account_id(account_id)
     email = check_email(email)
+    slack_channel = check_slack_channel(slack_channel) if slack_channel else None
     with core.uow() as uow:
         org = uow.subscribers.organization(organization)
         if org is None or org.id is None:
-            raise NotFound(f"There is no organization {organization!r}.")
+            raise NotFound(f"There is no organization {quoted(organization)}.")
         sub = uow.subscribers.get(account_id)
         if sub is None:
             sub = Subscriber(
@@ -91,7 +93,7 @@ def subscribe(core: Core, account_id: str, product_code: str) -> bool:
     with core.uow() as uow:
         product = get_product(uow, product_code, lock=True)
         if uow.subscribers.get(account_id) is None:
-            raise NotFound(f"There is no subscriber with account {account_id!r}.")
+            raise NotFound(f"There is no subscriber with account {quoted(account_id)}.")
         if uow.subscribers.subscription(account_id, product_code) is not None:
             return False
         at = core.clock()
@@ -138,7 +140,7 @@ def remove_subscriber(core: Core, account_id: str) -> None:
     with core.uow() as uow:
         sub = uow.subscribers.get(account_id)
         if sub is None:
-            raise NotFound(f"There is no subscriber with account {account_id!r}.")
+            raise NotFound(f"There is no subscriber with account {quoted(account_id)}.")
         codes = [s.product_code for s in uow.subscribers.subscriptions_of(account_id)]
     for code in codes:
         unsubscribe(core, account_id, code)

@@ -50,7 +50,7 @@ def manager(code: str) -> Actor:
 def second_manager(code: str) -> Actor:
     """Another release manager of the product: asks to unpublish at once (a release manager's
     right), so that the first one may decide."""
-    return Actor.slack_user(f"URM{code}b")
+    return Actor.slack_user(f"URM{code}B")
 
 
 class Clock:
