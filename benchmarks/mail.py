@@ -32,17 +32,15 @@ benchmarks.versions does; other schemas are not touched.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import smtplib
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -57,6 +55,7 @@ from benchmarks.common import (
     positive,
     postgres_schema,
 )
+from benchmarks.processes import smtp_process
 from commands import notices, services
 from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
@@ -64,48 +63,10 @@ from commands.model import Omi, OutboxState, VersionForm
 from commands.notifications.outbox import envelope_for, open_transport, send_due_mail
 from commands.outscale import Cloud
 from storage.orm import organizations, subscribers, subscriptions
-from tests.notifications.smtp_server import SmtpTestServer
 
 SELLER = "111111111111"
 CODE = "0001"
 SENDER_ADDRESS = "omi-bot@example.com"
-
-
-# -- the SMTP server, in a process of its own -------------------------------------------------
-
-
-def _serve(conn: Connection) -> None:
-    with SmtpTestServer() as server:
-        conn.send(server.url)
-        while conn.recv() == "count":
-            conn.send(Counter(r.lower() for m in server.messages for r in m.rcpt_tos))
-
-
-@dataclass
-class ServerProcess:
-    url: str
-    conn: Connection
-
-    def received(self) -> Counter[str]:
-        self.conn.send("count")
-        counts: Counter[str] = self.conn.recv()
-        return counts
-
-
-@contextmanager
-def server_process() -> Iterator[ServerProcess]:
-    ours, theirs = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=_serve, args=(theirs,), daemon=True)
-    process.start()
-    try:
-        if not ours.poll(30):
-            raise BenchmarkError("the SMTP test server did not start within 30 s")
-        yield ServerProcess(ours.recv(), ours)
-    finally:
-        ours.send("stop")
-        process.join(10)
-        if process.is_alive():
-            process.kill()
 
 
 # -- setup --------------------------------------------------------------------------------------
@@ -245,7 +206,7 @@ class Run:
 
 
 def bench(url: str, workdir: Path, count: int, batch: int) -> Run:
-    with server_process() as ceiling_server, server_process() as outbox_server:
+    with smtp_process() as ceiling_server, smtp_process() as outbox_server:
         core = make_core(url, workdir, outbox_server.url)
         try:
             emails = add_recipients(core, count)

@@ -40,10 +40,7 @@ import argparse
 import json
 import logging
 import math
-import multiprocessing
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -58,15 +55,14 @@ import requests
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from benchmarks.processes import RemoteFake, sandbox_process
 from bot.app import BotSettings, create_app
 from bot.server import start_in_thread
 from commands import services
 from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
 from commands.model import Request, RequestKind, VersionForm
-from commands.sandbox import DEMO_ACCOUNTS
 from commands.sandbox.demo import DEMO_IMAGES
-from tests.slackfake import FakeSlackAPI
 from tests.slackfake.signing import SlackClient
 
 TOKEN = "xoxb-bench"
@@ -91,8 +87,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def seller_omis(n: int) -> list[dict[str, Any]]:
-    """The demo OMIs and `n` more of the seller's, all carrying product code 0001."""
-    extra = [
+    """`n` more OMIs of the seller's, all carrying product code 0001."""
+    return [
         {
             "account_id": SELLER,
             "image_id": f"ami-{0xB0000000 + i:08x}",
@@ -103,37 +99,6 @@ def seller_omis(n: int) -> list[dict[str, Any]]:
         }
         for i in range(n)
     ]
-    return [*DEMO_IMAGES, *extra]
-
-
-@contextmanager
-def sandbox_process(folder: Path, omis: int) -> Iterator[str]:
-    """`omi-bot sandbox` in a process of its own, as OUTSCALE is to the bot: its work (5,000
-    OMIs to answer about) must not share the bot's interpreter. Yields its API URL."""
-    accounts = folder / "accounts.json"
-    accounts.write_text(json.dumps({"accounts": DEMO_ACCOUNTS, "images": seller_omis(omis)}))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from cli.main import main; main()", "sandbox",
-         "--port", str(port), "--accounts", str(accounts), "--copy-delay", "0.5"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the sandbox did not start") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/api/v1"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @contextmanager
@@ -144,7 +109,7 @@ def omi_core(folder: Path, omis: int) -> Iterator[tuple[Core, int]]:
     from bot.runtime import warm_up
     from tests.conftest import write_osc_config
 
-    with sandbox_process(folder, omis) as api_url:
+    with sandbox_process(folder, seller_omis(omis)) as api_url:
         os.environ["OSC_CONFIG_FILE"] = str(write_osc_config(folder / "osc.json", api_url))
         settings = Settings(
             database_url=f"sqlite:///{folder / 'bench.db'}",
@@ -178,64 +143,6 @@ def omi_core(folder: Path, omis: int) -> Iterator[tuple[Core, int]]:
             yield core, request_id
         finally:
             core.db.engine.dispose()
-
-
-class RemoteFake:
-    """The fake Slack Web API in a process of its own, as Slack is to the bot: its work (every
-    views.open and views.update the bot sends) must not share the bot's interpreter. The parent
-    asks it over a pipe when the views.open of given triggers arrived."""
-
-    def __init__(self) -> None:
-        self._pipe, child = multiprocessing.Pipe()
-        self._process = multiprocessing.Process(target=_serve_fake, args=(child,), daemon=True)
-        self._process.start()
-        self.url, root = self._pipe.recv()
-        self.response_url = lambda name: f"{root}/response/{name}"
-
-    def opened(self, since: int, count: int, timeout: float) -> list[tuple[str, float]]:
-        """(trigger_id, time received) of views.open calls after the first `since`."""
-        self._pipe.send((since, count, timeout))
-        return self._pipe.recv()  # type: ignore[no-any-return]
-
-    def count(self, method: str = "views.open") -> int:
-        self._pipe.send(("count", method))
-        return self._pipe.recv()  # type: ignore[no-any-return]
-
-    def reach(self, method: str, count: int, timeout: float) -> None:
-        """Wait until `method` was called `count` times in all."""
-        self._pipe.send(("reach", method, count, timeout))
-        self._pipe.recv()
-
-    def stop(self) -> None:
-        self._pipe.send("stop")
-        self._process.join(10)
-
-
-def _serve_fake(pipe: Any) -> None:
-    with FakeSlackAPI(token=TOKEN) as fake:
-        fake.set_user(MANAGER, locale="en-US")
-        pipe.send((fake.url, fake.root))
-        while True:
-            asked = pipe.recv()
-            if asked == "stop":
-                return
-            if asked[0] == "count":
-                pipe.send(len(fake.calls_to(asked[1])))
-                continue
-            if asked[0] == "reach":
-                try:
-                    fake.wait_for(asked[1], asked[2], timeout=asked[3])
-                except AssertionError:
-                    pass
-                pipe.send(None)
-                continue
-            since, count, timeout = asked
-            try:
-                fake.wait_for("views.open", since + count, timeout=timeout)
-            except AssertionError:
-                pass
-            calls = fake.calls_to("views.open")[since:]
-            pipe.send([(str(c.params.get("trigger_id")), c.at) for c in calls])
 
 
 FIXED_OPTIONS = [
@@ -397,7 +304,7 @@ def run(concurrency: int, rounds: int, omis: int, only: set[str]) -> int:
     logging.basicConfig(level=logging.ERROR)
     from bot.runtime import install
 
-    fake = RemoteFake()
+    fake = RemoteFake(TOKEN, [MANAGER])
     with tempfile.TemporaryDirectory() as tmp:
         settings = BotSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.url, port=0)
         with omi_core(Path(tmp), omis) as (core, request_id):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select
@@ -22,7 +22,15 @@ from commands.model import (
     Subscription,
     Version,
 )
-from storage.orm import jobs, products, requests, subscribers, subscriptions, versions
+from storage.orm import (
+    jobs,
+    organizations,
+    products,
+    requests,
+    subscribers,
+    subscriptions,
+    versions,
+)
 
 
 class Products:
@@ -293,6 +301,16 @@ class Subscribers:
 
     def organization_by_id(self, org_id: int) -> Organization | None:
         return self.session.get(Organization, org_id)
+
+    def organizations_by_id(self, org_ids: Iterable[int]) -> dict[int, Organization]:
+        """The organizations of these IDs, a few statements for any number of them (a
+        publication reaches thousands of subscribers in hundreds of organizations)."""
+        wanted = sorted(set(org_ids))
+        found: dict[int, Organization] = {}
+        for start in range(0, len(wanted), 500):
+            stmt = select(Organization).where(organizations.c.id.in_(wanted[start : start + 500]))
+            found.update((org.id, org) for org in self.session.scalars(stmt))
+        return found
 
     def organizations(self) -> list[Organization]:
         return list(self.session.scalars(select(Organization).order_by(Organization.name)))  # type: ignore[arg-type]

@@ -169,8 +169,6 @@ def audience_in(uow: UnitOfWork, product_code: str) -> Audience:
     get_product(uow, product_code)
     subs = uow.subscribers.list(product_code)
     emails = {s.email.lower() for s in subs}
-    for org_id in {s.organization_id for s in subs}:
-        org = uow.subscribers.organization_by_id(org_id)
-        if org is not None:
-            emails.update(e.lower() for e in org.admin_emails)
+    for org in uow.subscribers.organizations_by_id(s.organization_id for s in subs).values():
+        emails.update(e.lower() for e in org.admin_emails)
     return Audience(accounts=len(subs), recipients=len(emails))
