@@ -1,17 +1,30 @@
-"""Schema migrations, applied by `omi-bot db upgrade` and on start."""
+"""Schema migrations, applied by `omi-bot db upgrade` and on start.
+
+Every process applies them on start, and almost always the schema is already at the head of
+the chain: that is checked first, from the migration files and the alembic_version table,
+without loading Alembic (and Mako), which would otherwise stay in every process's memory."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# `revision: str = "0005"` and `down_revision: str | None = "0004"` (or None), as each
+# migration file writes them; anything else (a merge's tuple) is left to Alembic.
+_ASSIGNED = re.compile(r'^(down_revision|revision)\b[^=\n]*=\s*(?:"([^"\n]+)"|(None))\s*$', re.M)
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     # ConfigParser would read "%" in a password as interpolation.
@@ -19,7 +32,40 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def script_head() -> str | None:
+    """The chain's one head read from the files, or None when they cannot be read simply
+    (then Alembic decides)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = {name: value or None for name, value, _ in _ASSIGNED.findall(path.read_text())}
+        if "revision" not in found or "down_revision" not in found or not found["revision"]:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database's schema is the chain's head already."""
+    head = script_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            applied = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return list(applied) == [head]
+    except SQLAlchemyError:  # no alembic_version table yet: a new database
+        return False
+
+
 def upgrade(engine: Engine) -> None:
+    if at_head(engine):
+        return
+    from alembic import command
+
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
