@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-from collections.abc import Iterator, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -23,7 +25,7 @@ class BenchmarkError(Exception):
     """Something the benchmark cannot go on without; printed as one line, exit 1."""
 
 
-HEADER = ("figure", "omi-bot", "baseline", "ratio", "target", "met")
+HEADER = ("figure", "now", "baseline", "ratio", "target", "met?")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,37 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         help="PostgreSQL database to write to, see the warning below (default: %(default)s)",
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL")
+    add_output_options(parser)
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    parser.add_argument("--small", action="store_true", help="a quick run at small sizes")
+
+
+def progress(text: str) -> None:
+    """What a benchmark tells while it runs: on stderr, so stdout holds only the tables."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def run_main(
+    parse: Callable[[Sequence[str] | None], argparse.Namespace],
+    collect: Callable[[argparse.Namespace], list[Table]],
+    argv: Sequence[str] | None,
+) -> int:
+    """A benchmark's main: its tables on stdout, one line on stderr and exit 1 when it cannot
+    go on."""
+    args = parse(argv)
+    started = time.perf_counter()
+    try:
+        tables = collect(args)
+    except BenchmarkError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for table in tables:
+        table.print(markdown=args.markdown)
+    progress(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
 
 
 POSTGRES_WARNING = (

@@ -4,7 +4,8 @@ next to a check that would read each version's copy on its own.
 
 Run from the repository root:
 
-    .venv/bin/python -m benchmarks.drift [--versions 200] [--subscribers 5000]
+    .venv/bin/python -m benchmarks.drift [--versions 200] [--subscribers 5000] [--small]
+                                         [--markdown]
 
 The OUTSCALE sandbox runs on loopback with one OMI copy per version in the distribution
 account, each shared with every subscriber; the database is a temporary SQLite file. The
@@ -20,11 +21,13 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
 
+from benchmarks.common import BenchmarkError, Row, Table, add_output_options, run_main
 from commands import drift, services
 from commands.bootstrap import bootstrap
 from commands.config import Settings
@@ -113,11 +116,20 @@ def seed(url: str, count: int, shared: list[str]) -> None:
     core.db.engine.dispose()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.drift", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--versions", type=int, default=200)
     parser.add_argument("--subscribers", type=int, default=5000)
-    args = parser.parse_args()
+    add_output_options(parser)
+    args = parser.parse_args(argv)
+    if args.small:
+        args.versions, args.subscribers = 20, 200
+    return args
+
+
+def collect(args: argparse.Namespace) -> list[Table]:
     shared = accounts(args.subscribers)
     with tempfile.TemporaryDirectory() as tmp:
         sandbox = Sandbox(DEMO_ACCOUNTS, copies(args.versions, shared), copy_delay=0)
@@ -146,21 +158,34 @@ def main() -> int:
             calls = [action for _, action, _ in sandbox.calls]
         finally:
             server.stop()
+    if report.findings:
+        raise BenchmarkError(f"the check found {len(report.findings)} findings where none are")
     pages = math.ceil(args.versions / PER_PAGE)
-    print(
-        f"One drift check of a product with {args.versions} published versions shared with "
-        f"{args.subscribers} subscriber accounts (sandbox on loopback, SQLite):"
+    table = Table(
+        f"Drift: the OUTSCALE calls of one check of a product with {args.versions:,} published "
+        f"versions shared with {args.subscribers:,} subscriber accounts (sandbox on loopback, "
+        "SQLite); baseline: the pages of ReadImages the copies fill"
     )
-    print(f"  {'':<44} {'calls':>7}")
-    print(f"  {'omi-bot (' + ', '.join(sorted(set(calls))) + ')':<44} {len(calls):>7}")
-    print(f"  {'minimum: pages of ReadImages (' + str(PER_PAGE) + ' a page)':<44} {pages:>7}")
-    print(f"  {'one ReadImages per version':<44} {args.versions:>7}")
-    print("  (plus one ReadAccounts per process, to learn the distribution account's ID)")
-    print(
-        f"  ratio omi-bot / minimum: {len(calls) / pages:.1f}x; findings: "
-        f"{len(report.findings)}; time {took:.2f} s"
+    table.add(
+        Row(
+            f"calls of one check ({', '.join(sorted(set(calls)))})",
+            f"{len(calls)}",
+            f"{pages}",
+            f"{len(calls) / pages:.1f}x",
+            f"<= {pages}",
+            len(calls) <= pages,
+        )
     )
-    return 0 if not report.findings else 1
+    table.add(Row("time of one check", f"{took:.2f} s"))
+    table.note(
+        f"one ReadImages per version would be {args.versions} calls; plus one ReadAccounts "
+        "per process, to learn the distribution account's ID"
+    )
+    return [table]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(parse, collect, argv)
 
 
 if __name__ == "__main__":

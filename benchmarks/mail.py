@@ -4,8 +4,8 @@ connection to the same kind of server.
 
 Run from the repository root:
 
-    .venv/bin/python -m benchmarks.mail [--recipients N] [--batch N] [--runs N] [--markdown]
-                                        [--postgres-url URL | --no-postgres]
+    .venv/bin/python -m benchmarks.mail [--recipients N] [--batch N] [--runs N] [--small]
+                                        [--markdown] [--postgres-url URL | --no-postgres]
 
 What is measured, on SQLite (a temporary file) then PostgreSQL, --runs times each (the median
 run is the figure):
@@ -54,6 +54,8 @@ from benchmarks.common import (
     check_postgres,
     positive,
     postgres_schema,
+    progress,
+    run_main,
 )
 from benchmarks.processes import smtp_process
 from commands import notices, services
@@ -236,11 +238,10 @@ def runs_on(
     for n in range(args.runs):
         with url_for(n) as url:
             run = bench(url, workdir, args.recipients, args.batch)
-        print(
+        progress(
             f"  {label} run {n + 1}: outbox {rate(args.recipients, run.outbox)}, ceiling "
             f"{rate(args.recipients, run.ceiling)}, ratio {run.ratio:.2f} "
-            f"({run.queued:.1f} s to queue)",
-            flush=True,
+            f"({run.queued:.1f} s to queue)"
         )
         runs.append(run)
     return runs
@@ -262,46 +263,43 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=positive, default=3, metavar="N")
     add_common_options(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.small:
+        args.recipients, args.runs = 1_000, 1
+    return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
-    started = time.perf_counter()
+def collect(args: argparse.Namespace) -> list[Table]:
     table = Table(
         f"Mail: one publication to {args.recipients:,} recipients (text + HTML, EN/FR) through "
         f"the outbox vs plain smtplib, one connection each, aiosmtpd in its own process; "
         f"median of {args.runs} runs"
     )
-    try:
+    if not args.no_postgres:
+        check_postgres(args.postgres_url)
+    with tempfile.TemporaryDirectory(prefix="omi-bot-bench-") as tmp:
+        workdir = Path(tmp)
+        databases: list[tuple[str, Callable[[int], AbstractContextManager[str]]]] = [
+            ("SQLite", lambda n: nullcontext(f"sqlite:///{workdir / f'mail-{n}.db'}"))
+        ]
         if not args.no_postgres:
-            check_postgres(args.postgres_url)
-        with tempfile.TemporaryDirectory(prefix="omi-bot-bench-") as tmp:
-            workdir = Path(tmp)
-            databases: list[tuple[str, Callable[[int], AbstractContextManager[str]]]] = [
-                ("SQLite", lambda n: nullcontext(f"sqlite:///{workdir / f'mail-{n}.db'}"))
-            ]
-            if not args.no_postgres:
-                databases.append(("PostgreSQL", lambda n: postgres_schema(args.postgres_url)))
-            for label, url_for in databases:
-                runs = runs_on(label, url_for, args, workdir)
-                run = sorted(runs, key=lambda r: r.ratio)[len(runs) // 2]
-                table.add(
-                    Row(
-                        f"{label}: mails per second",
-                        rate(args.recipients, run.outbox),
-                        rate(args.recipients, run.ceiling),
-                        f"{run.ratio:.2f}",
-                        ">= 0.80",
-                        run.ratio >= 0.80,
-                    )
+            databases.append(("PostgreSQL", lambda n: postgres_schema(args.postgres_url)))
+        for label, url_for in databases:
+            runs = runs_on(label, url_for, args, workdir)
+            run = sorted(runs, key=lambda r: r.ratio)[len(runs) // 2]
+            table.add(
+                Row(
+                    f"{label}: mails per second",
+                    rate(args.recipients, run.outbox),
+                    rate(args.recipients, run.ceiling),
+                    f"{run.ratio:.2f}",
+                    ">= 0.80",
+                    run.ratio >= 0.80,
                 )
-                table.add(
-                    Row(f"{label}: queueing the {args.recipients:,} mails", f"{run.queued:.1f} s")
-                )
-    except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+            )
+            table.add(
+                Row(f"{label}: queueing the {args.recipients:,} mails", f"{run.queued:.1f} s")
+            )
     if args.no_postgres:
         table.note("PostgreSQL: skipped (--no-postgres)")
     table.note(
@@ -309,9 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "headers, send, commit the outcomes a group at a time); ceiling: smtplib.sendmail of "
         "the same bytes; the two take turns of one batch each"
     )
-    table.print(markdown=args.markdown)
-    print(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
+    return [table]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(parse, collect, argv)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from benchmarks.common import BenchmarkError, Row, Table, positive
+from benchmarks.common import BenchmarkError, Row, Table, add_output_options, positive, run_main
 from benchmarks.processes import RemoteFake, free_port, sandbox_process
 from commands import services
 from commands.bootstrap import bootstrap
@@ -340,8 +340,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=positive, default=1000, metavar="N")
     parser.add_argument("--subscribers", type=int, default=500, metavar="N")
     parser.add_argument("--omis", type=int, default=1000, metavar="N")
-    parser.add_argument("--small", action="store_true", help="60 requests, 20 subscribers")
-    parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    add_output_options(parser)
     args = parser.parse_args(argv)
     if args.small:
         args.requests, args.subscribers, args.omis = 60, 20, 20
@@ -349,17 +348,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
-    started = time.perf_counter()
-    try:
-        tables = collect(args)
-    except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    for table in tables:
-        table.print(markdown=args.markdown)
-    print(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
+    return run_main(parse, collect, argv)
 
 
 if __name__ == "__main__":

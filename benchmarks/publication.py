@@ -68,6 +68,8 @@ from benchmarks.common import (
     check_postgres,
     positive,
     postgres_schema,
+    progress,
+    run_main,
 )
 from benchmarks.processes import RemoteFake, SmtpProcess, sandbox_process, smtp_process
 from commands import notices, services
@@ -427,12 +429,11 @@ def collect(args: argparse.Namespace) -> list[Table]:
                         with url_for(n) as url:
                             result = run_size(url, folder, n, smtp, fake)
                         results.append(result)
-                        print(f"  {label}, {n:,} accounts:", flush=True)
+                        progress(f"  {label}, {n:,} accounts:")
                         for name in (*STAGES, *sorted(set(result.seconds) - set(STAGES))):
-                            print(
+                            progress(
                                 f"    {name:<22} {result.seconds.get(name, 0.0):8.3f} s "
-                                f"{result.statements.get(name, 0):7,} statements",
-                                flush=True,
+                                f"{result.statements.get(name, 0):7,} statements"
                             )
                     rows(label, results[0], results[-1], table)
                     small, large = results[0], results[-1]
@@ -470,7 +471,6 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="N,N",
         help="numbers of subscriber accounts, the smaller first (default: 1000,5000)",
     )
-    parser.add_argument("--small", action="store_true", help="100 and 500 accounts, quickly")
     add_common_options(parser)
     args = parser.parse_args(argv)
     if args.small:
@@ -481,17 +481,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
-    started = time.perf_counter()
-    try:
-        tables = collect(args)
-    except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    for table in tables:
-        table.print(markdown=args.markdown)
-    print(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
+    return run_main(parse, collect, argv)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.slack_ack [--concurrency 50] [--rounds 6] [--omis 5000]
-        [--only publish,approve,form,menu,open]
+        [--only publish,approve,form,menu,open] [--small] [--markdown]
 
 Apps are served the same way in the same run (`bot.server.start_in_thread`, waitress on
 loopback), with a local fake of the Slack Web API behind them:
@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,6 +55,7 @@ import requests
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from benchmarks.common import Row, Table, add_output_options, ms, positive, progress, run_main
 from benchmarks.processes import RemoteFake, sandbox_process
 from bot.app import BotSettings, create_app
 from bot.server import start_in_thread
@@ -266,29 +267,28 @@ FORM_STATE = {
 }
 
 
-def report(label: str, results: dict[str, list[float]], target: str) -> bool:
+def report(label: str, results: dict[str, list[float]], target: str, table: Table) -> None:
     figures = {}
     for name, values in results.items():
         if not values:
-            print(f"{label:<22} {name:<9} no answer at all")
-            return False
+            progress(f"{label:<22} {name:<9} no answer at all")
+            table.add(Row(f"{label}: {name} gave no answer at all", "", met=False))
+            return
         figures[name] = (percentile(values, 50), percentile(values, 99))
-        print(
+        progress(
             f"{label:<22} {name:<9} {figures[name][0] * 1000:8.1f} "
             f"{figures[name][1] * 1000:8.1f} {statistics.fmean(values) * 1000:8.1f}"
         )
-    p50 = figures["omi-bot"][0] / figures["baseline"][0]
-    p99 = figures["omi-bot"][1] / figures["baseline"][1]
-    if target == "ratio":
-        met = p50 <= TARGET_RATIO and p99 <= TARGET_RATIO
-        said = f"target <= x{TARGET_RATIO} at p50 and p99: {'met' if met else 'NOT met'}"
-    elif target == "open":
-        met = figures["omi-bot"][1] <= TARGET_OPEN
-        said = f"target p99 <= {TARGET_OPEN * 1000:.0f} ms: {'met' if met else 'NOT met'}"
-    else:
-        met, said = True, "no target"
-    print(f"{label:<22} ratio omi-bot/baseline: p50 x{p50:.2f}, p99 x{p99:.2f}; {said}")
-    return met
+    for at, index in (("p50", 0), ("p99", 1)):
+        ours, base = figures["omi-bot"][index], figures["baseline"][index]
+        ratio = ours / base
+        if target == "ratio":
+            goal, met = f"<= x{TARGET_RATIO}", ratio <= TARGET_RATIO
+        elif target == "open" and at == "p99":
+            goal, met = f"<= {TARGET_OPEN * 1000:.0f} ms", ours <= TARGET_OPEN
+        else:
+            goal, met = "", None
+        table.add(Row(f"{label}: {at}", ms(ours), ms(base), f"x{ratio:.2f}", goal, met))
 
 
 SCENARIOS = {
@@ -300,7 +300,7 @@ SCENARIOS = {
 }
 
 
-def run(concurrency: int, rounds: int, omis: int, only: set[str]) -> int:
+def run(concurrency: int, rounds: int, omis: int, only: set[str]) -> Table:
     logging.basicConfig(level=logging.ERROR)
     from bot.runtime import install
 
@@ -375,13 +375,12 @@ def run(concurrency: int, rounds: int, omis: int, only: set[str]) -> int:
                     server.stop()
                 fake.stop()
     n = concurrency * rounds
-    print(
+    table = Table(
         f"Time to answer Slack, {concurrency} concurrent signed requests x {rounds} rounds "
         f"({n} per figure), waitress on loopback, fake Slack Web API behind; the seller owns "
-        f"{omis + len(DEMO_IMAGES)} OMIs"
+        f"{omis + len(DEMO_IMAGES):,} OMIs; baseline: a bare Bolt app in the same run"
     )
-    print(f"{'request':<22} {'app':<9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
-    met = []
+    progress(f"{'request':<22} {'app':<9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for label, target in (
         ("/omi publish", "ratio"),
         ("Approve click", "ratio"),
@@ -390,30 +389,44 @@ def run(concurrency: int, rounds: int, omis: int, only: set[str]) -> int:
         ("slash -> views.open", "open"),
     ):
         if label in results:
-            met.append(report(label, results[label], target))
+            report(label, results[label], target, table)
     for what, count in sorted(FAILED.items()):
-        print(f"{what}: {count} answer(s) not a 200 within Slack's 3 s")
+        table.note(f"{what}: {count} answer(s) not a 200 within Slack's 3 s")
     worst = max(max(v) for r in results.values() for v in r.values())
-    print(f"slowest figure of the run: {worst * 1000:.0f} ms (Slack gives up after 3000 ms)")
-    print("targets met" if all(met) else "targets NOT all met")
-    return 0
+    table.note(f"slowest answer of the run: {worst * 1000:.0f} ms (Slack gives up after 3000 ms)")
+    table.note(
+        "slash -> views.open: from sending /omi publish to the fake Slack receiving its "
+        "views.open; its baseline answers, then calls views.open at once"
+    )
+    return table
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=6)
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.slack_ack", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--concurrency", type=positive, default=50)
+    parser.add_argument("--rounds", type=positive, default=6)
     parser.add_argument("--omis", type=int, default=5000)
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    add_output_options(parser)
     args = parser.parse_args(argv)
-    only = {key.strip() for key in args.only.split(",") if key.strip()}
-    if not only or not only <= SCENARIOS.keys():
-        print(f"--only takes some of {', '.join(SCENARIOS)}", file=sys.stderr)
-        return 2
-    if args.concurrency < 1 or args.rounds < 1 or args.omis < 0:
-        print("--concurrency and --rounds must be at least 1, --omis at least 0", file=sys.stderr)
-        return 2
-    return run(args.concurrency, args.rounds, args.omis, only)
+    args.only = {key.strip() for key in args.only.split(",") if key.strip()}
+    if not args.only or not args.only <= SCENARIOS.keys():
+        parser.error(f"--only takes some of {', '.join(SCENARIOS)}")
+    if args.omis < 0:
+        parser.error("--omis must be at least 0")
+    if args.small:
+        args.concurrency, args.rounds, args.omis = 10, 2, 500
+    return args
+
+
+def collect(args: argparse.Namespace) -> list[Table]:
+    return [run(args.concurrency, args.rounds, args.omis, args.only)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(parse, collect, argv)
 
 
 if __name__ == "__main__":

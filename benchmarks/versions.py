@@ -6,7 +6,8 @@ and the target.
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.versions [--sizes 1000,10000,100000] [--samples N]
-                                            [--markdown] [--postgres-url URL | --no-postgres]
+                                            [--small] [--markdown]
+                                            [--postgres-url URL | --no-postgres]
 
 At each size half of the versions belong to one product (the biggest) and the other half are
 shared by the 999 others, so both a product with a long history and an ordinary one are read.
@@ -56,6 +57,7 @@ from benchmarks.common import (
     p95,
     positive,
     postgres_schema,
+    run_main,
     times,
 )
 from commands import services
@@ -291,41 +293,40 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--samples", type=positive, default=200, metavar="N", help="calls per figure (p95)"
     )
     add_common_options(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.small:
+        args.sizes, args.samples = [1_000, 10_000], 50
+    return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(argv)
-    started = time.perf_counter()
+def collect(args: argparse.Namespace) -> list[Table]:
     table = Table(
         f"Versions table: first page ({PAGE} rows) as the database grows to "
         f"{', '.join(f'{s:,}' for s in args.sizes)} versions over {PRODUCTS:,} products; "
         f"p95 of {args.samples} calls"
     )
-    try:
+    if not args.no_postgres:
+        check_postgres(args.postgres_url)
+    with tempfile.TemporaryDirectory(prefix="omi-bot-bench-") as tmp:
+        databases: list[tuple[str, AbstractContextManager[str]]] = [
+            ("SQLite", nullcontext(f"sqlite:///{Path(tmp) / 'versions.db'}"))
+        ]
         if not args.no_postgres:
-            check_postgres(args.postgres_url)
-        with tempfile.TemporaryDirectory(prefix="omi-bot-bench-") as tmp:
-            databases: list[tuple[str, AbstractContextManager[str]]] = [
-                ("SQLite", nullcontext(f"sqlite:///{Path(tmp) / 'versions.db'}"))
-            ]
-            if not args.no_postgres:
-                databases.append(("PostgreSQL", postgres_schema(args.postgres_url)))
-            for label, database in databases:
-                with database as url:
-                    bench(label, url, args.sizes, args.samples, table)
-    except BenchmarkError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+            databases.append(("PostgreSQL", postgres_schema(args.postgres_url)))
+        for label, database in databases:
+            with database as url:
+                bench(label, url, args.sizes, args.samples, table)
     if args.no_postgres:
         table.note("PostgreSQL: skipped (--no-postgres)")
     table.note(
         "baseline: the page alone, SELECT … ORDER BY created_at DESC LIMIT "
         f"{PAGE} on the DBAPI cursor"
     )
-    table.print(markdown=args.markdown)
-    print(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
+    return [table]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main(parse, collect, argv)
 
 
 if __name__ == "__main__":
