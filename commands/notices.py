@@ -9,7 +9,7 @@ is only sending and a retry days later sends the very same mail."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -263,17 +263,20 @@ def _enqueue(
         recipients = [Recipient(r, lang) for channel, r, lang in told if channel == "email"]
         channels = [(r, lang) for channel, r, lang in told if channel == "slack"]
     event = facts.event.value
+    version_ids = [v.id for v in versions]
     rendered: dict[str, RenderedMail] = {}
-    items: list[OutboxItem] = []
-    for recipient in recipients:
-        mail = rendered.get(recipient.language)
-        if mail is None:
-            mail = rendered[recipient.language] = render(facts, recipient.language)
-        key = outbox_key(event, subject, recipient.address)
-        items.append(
-            OutboxItem(
+
+    def items() -> Iterator[OutboxItem]:
+        # Made one at a time as the outbox takes them: ten thousand mails are queued in a few
+        # statements per few hundred, inside the transaction that holds the product's lock,
+        # without all of them in memory at once.
+        for recipient in recipients:
+            mail = rendered.get(recipient.language)
+            if mail is None:
+                mail = rendered[recipient.language] = render(facts, recipient.language)
+            yield OutboxItem(
                 channel="email",
-                key=key,
+                key=outbox_key(event, subject, recipient.address),
                 event=event,
                 product_code=product.code,
                 version_id=version_id,
@@ -283,15 +286,13 @@ def _enqueue(
                     "subject": mail.subject,
                     "text": mail.text,
                     "html": mail.html,
-                    "version_ids": [v.id for v in versions],
+                    "version_ids": version_ids,
                 },
                 at=at,
             )
-        )
-    announcement = announcement_facts(facts, at)
-    for channel, language in channels:
-        items.append(
-            OutboxItem(
+        announcement = announcement_facts(facts, at)
+        for channel, language in channels:
+            yield OutboxItem(
                 channel="slack",
                 # Channel IDs are upper case and compared as they are; no address to fold.
                 key=f"{event}:{subject}:slack:{channel}",
@@ -303,10 +304,8 @@ def _enqueue(
                 payload=announcement,
                 at=at,
             )
-        )
-    # One batch: a product with ten thousand subscribers is queued in the time of a few
-    # statements, inside the transaction that holds the product's lock.
-    uow.outbox.add_all(items)
+
+    uow.outbox.add_all(items())
 
 
 @dataclass(frozen=True)
@@ -332,7 +331,12 @@ def reach(uow: UnitOfWork, product_code: str) -> Reach:
 
 
 def _organizations(uow: UnitOfWork, subscribers: Iterable[Subscriber]) -> dict[int, Organization]:
-    return uow.subscribers.organizations_by_id(s.organization_id for s in subscribers)
+    found: dict[int, Organization] = {}
+    for org_id in sorted({s.organization_id for s in subscribers}):
+        org = uow.subscribers.organization_by_id(org_id)
+        if org is not None:
+            found[org_id] = org
+    return found
 
 
 def mail_recipients(

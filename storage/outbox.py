@@ -3,7 +3,7 @@ outcomes fenced on the claim that sent. Queries only; the rules are in commands/
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
@@ -12,6 +12,19 @@ from sqlalchemy.orm import Session
 
 from commands.model import OutboxItem, OutboxState
 from storage.orm import outbox
+
+CHUNK = 500
+
+
+def _chunks(items: Iterable[OutboxItem], size: int) -> Iterator[list[OutboxItem]]:
+    chunk: list[OutboxItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class Outbox:
@@ -31,30 +44,38 @@ class Outbox:
             return False
         return True
 
-    def add_all(self, items: Sequence[OutboxItem]) -> int:
-        """Queues many notices (every recipient of one event) in one statement batch, minus
-        those whose key was queued before. Returns how many were added."""
-        fresh: dict[str, OutboxItem] = {}
-        for item in items:
-            fresh.setdefault(item.key, item)
-        keys = list(fresh)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            for key in self.session.scalars(select(outbox.c.key).where(outbox.c.key.in_(chunk))):
+    def add_all(self, items: Iterable[OutboxItem]) -> int:
+        """Queues many notices (every recipient of one event), minus those whose key was
+        queued before. Returns how many were added. They are read and inserted CHUNK at a
+        time: a publication to ten thousand recipients, each mail carrying its bodies, never
+        has all its rows (and their JSON) in memory at once, only a few hundred."""
+        added = 0
+        seen: set[str] = set()
+        for chunk in _chunks(items, CHUNK):
+            fresh: dict[str, OutboxItem] = {}
+            for item in chunk:
+                if item.key not in seen:
+                    seen.add(item.key)
+                    fresh[item.key] = item
+            queued = select(outbox.c.key).where(outbox.c.key.in_(list(fresh)))
+            for key in self.session.scalars(queued):
                 fresh.pop(key, None)
-        if not fresh:
-            return 0
+            if fresh:
+                added += self._insert(list(fresh.values()))
+        return added
+
+    def _insert(self, items: Sequence[OutboxItem]) -> int:
         # A Core executemany: the ORM would insert one row per statement on SQLite to read
         # each new ID back, and nothing here needs the IDs.
         columns = [c.key for c in outbox.columns if c.key != "id"]
-        rows = [{name: getattr(item, name) for name in columns} for item in fresh.values()]
+        rows = [{name: getattr(item, name) for name in columns} for item in items]
         try:
             with self.session.begin_nested():
                 self.session.execute(insert(outbox), rows)
         except IntegrityError:
             # Another transaction queued some of the same keys meanwhile: one by one.
-            return sum(self.add(item) for item in fresh.values())
-        return len(fresh)
+            return sum(self.add(item) for item in items)
+        return len(items)
 
     def get(self, item_id: int) -> OutboxItem | None:
         return self.session.get(OutboxItem, item_id)
