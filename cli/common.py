@@ -19,10 +19,10 @@ import click
 
 from commands.config import Settings
 from commands.errors import OmiError, UserError
-from commands.model import Actor
 
 if TYPE_CHECKING:
     from commands.bootstrap import Core
+    from commands.model import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,6 +95,8 @@ def who() -> str:
 
 def operator() -> Actor:
     """The CLI runs with the database's rights: its user is an operator, not a Slack user."""
+    from commands.model import Actor  # imported here: `omi-bot --help` needs no domain model
+
     return Actor.cli_operator(who())
 
 

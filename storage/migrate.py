@@ -10,8 +10,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, inspect, text
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -48,17 +47,35 @@ def script_head() -> str | None:
     return heads.pop() if len(heads) == 1 else None
 
 
+_HEADS: set[str] = set()
+
+
+def heads() -> set[str]:
+    """The revisions the migrations shipped with this code end at (read once): from the files
+    when they read simply, else from Alembic."""
+    if not _HEADS:
+        head = script_head()
+        if head is not None:
+            _HEADS.add(head)
+        else:
+            from alembic.script import ScriptDirectory
+
+            _HEADS.update(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+    return set(_HEADS)
+
+
+def current_heads(connection: Connection) -> set[str]:
+    """The revisions the database is at (none for a new one), as Alembic records them."""
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
 def at_head(engine: Engine) -> bool:
-    """Whether the database's schema is the chain's head already."""
-    head = script_head()
-    if head is None:
-        return False
-    try:
-        with engine.connect() as conn:
-            applied = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
-            return list(applied) == [head]
-    except SQLAlchemyError:  # no alembic_version table yet: a new database
-        return False
+    """Whether the database's schema is the one this code expects; raises when the database
+    cannot be reached."""
+    with engine.connect() as connection:
+        return current_heads(connection) == heads()
 
 
 def upgrade(engine: Engine) -> None:
@@ -70,25 +87,3 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
-
-
-_HEADS: set[str] = set()
-
-
-def heads() -> set[str]:
-    """The revisions the migrations shipped with this code end at (read once)."""
-    if not _HEADS:
-        from alembic.script import ScriptDirectory
-
-        _HEADS.update(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
-    return set(_HEADS)
-
-
-def at_head(engine: Engine) -> bool:
-    """Whether the database's schema is the one this code expects; raises when the database
-    cannot be reached."""
-    from alembic.runtime.migration import MigrationContext
-
-    with engine.connect() as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
-    return current == heads()

@@ -14,7 +14,10 @@ import click
 import cli
 from cli.main import LAZY_VERBS, main
 
-HEAVY = ("sqlalchemy", "alembic", "osc_sdk_python", "slack_bolt", "jinja2", "commands.bootstrap")
+HEAVY = (
+    "sqlalchemy", "alembic", "osc_sdk_python", "slack_bolt", "jinja2", "commands.bootstrap",
+    "commands.model",
+)  # fmt: skip
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from storage.db import make_engine
-from storage.migrate import alembic_config, at_head, script_head, upgrade
+from storage.migrate import alembic_config, at_head, heads, script_head, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_head_read_from_the_files_is_alembics() -> None:
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
     assert script_head() == scripts.get_current_head()
+    assert heads() == set(scripts.get_heads())
 
 
 def test_a_new_database_is_not_at_head_until_upgraded(tmp_path: Path) -> None:
