@@ -331,12 +331,7 @@ def reach(uow: UnitOfWork, product_code: str) -> Reach:
 
 
 def _organizations(uow: UnitOfWork, subscribers: Iterable[Subscriber]) -> dict[int, Organization]:
-    found: dict[int, Organization] = {}
-    for org_id in sorted({s.organization_id for s in subscribers}):
-        org = uow.subscribers.organization_by_id(org_id)
-        if org is not None:
-            found[org_id] = org
-    return found
+    return uow.subscribers.organizations_by_id(s.organization_id for s in subscribers)
 
 
 def mail_recipients(
