@@ -3,7 +3,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python -m benchmarks.memory [--requests 1000] [--subscribers 500] [--omis 1000]
+    .venv/bin/python -m benchmarks.memory [--requests 1000] [--subscribers 5000] [--omis 1000]
                                           [--small] [--markdown]
 
 On a temporary SQLite database with product 0001 (`--subscribers` subscriber accounts), the
@@ -338,7 +338,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
     )
     parser.add_argument("--requests", type=positive, default=1000, metavar="N")
-    parser.add_argument("--subscribers", type=int, default=500, metavar="N")
+    parser.add_argument("--subscribers", type=int, default=5000, metavar="N")
     parser.add_argument("--omis", type=int, default=1000, metavar="N")
     add_output_options(parser)
     args = parser.parse_args(argv)

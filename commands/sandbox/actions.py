@@ -184,8 +184,12 @@ class ImageActions:
         if permissions is not None:
             additions = permissions.get("Additions", {})
             removals = permissions.get("Removals", {})
+            # A set to look in: sharing with thousands of accounts a hundred at a time would
+            # otherwise scan the list once per account.
+            present = set(image.permitted)
             for account_id in additions.get("AccountIds", []):
-                if account_id not in image.permitted:
+                if account_id not in present:
+                    present.add(account_id)
                     image.permitted.append(account_id)
             removed = set(removals.get("AccountIds", []))
             image.permitted = [a for a in image.permitted if a not in removed]
