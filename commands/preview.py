@@ -18,7 +18,7 @@ from typing import Any
 
 from commands import notices
 from commands.bootstrap import Core
-from commands.errors import NotFound, OmiError, UserError
+from commands.errors import CloudError, NotFound, OmiError, UserError
 from commands.model import (
     Actor,
     Omi,
@@ -34,7 +34,7 @@ from commands.notices import Reach, Recipient
 from commands.notifications.announcements import Rendered, render_announcement
 from commands.notifications.mail import LANGUAGES, Event, MailFacts, RenderedMail, render
 from commands.services.approvals import unpublish_date
-from commands.services.products import get_product
+from commands.services.products import find_omi, get_product
 from commands.services.publication import check_publication
 
 __all__ = [
@@ -162,7 +162,22 @@ def preview_request(core: Core, request_id: int, *, by: Actor) -> Preview:
                 "a pending request would do."
             )
         found = notices.reach(uow, product.code)
-    return build(core, request, product, found)
+    omi: Omi | None = None
+    if request.kind is RequestKind.PUBLISH:
+        form = product.complete(request.version_form())
+        try:
+            omi = find_omi(core, product, form.omi)
+        except CloudError:
+            # The preview still shows what the database knows; the approval asks again.
+            omi = None
+        else:
+            # What an approval now would refuse (R2, R5) is said instead of a preview.
+            product.check_publishable(form, omi)
+    elif request.kind is RequestKind.UNPUBLISH:
+        product.check_unpublishable(product.version(str(request.version_id)))
+    else:
+        product.check_unpublishable_product()
+    return build(core, request, product, found, omi)
 
 
 def preview_publication(

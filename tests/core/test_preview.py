@@ -17,7 +17,7 @@ from commands import services
 from commands.bootstrap import Core
 from commands.config import Settings
 from commands.delivery import deliverers
-from commands.errors import FormErrors, NotAllowed, NotFound, UserError
+from commands.errors import FormErrors, NotAllowed, NotFound, RuleBroken, UserError
 from commands.model import Actor, OutboxItem, VersionForm
 from commands.notifications.announcements import render_announcement
 from commands.preview import (
@@ -278,3 +278,49 @@ def test_a_dry_run_checks_every_rule_and_the_cloud_and_writes_nothing(
             preview_publication(core, "0001", bad, requested_by="cli:ci")
         assert field in refused.value.fields
     assert row_counts(core) == counts and writes(sandbox) == written
+
+
+def test_a_request_that_can_no_longer_pass_says_why_instead_of_a_preview(
+    core: Core, subscribers: list[str], drain: Drain
+) -> None:
+    published_first(core, drain)
+    request_id = request_second(core)
+    # The OMI of the request became another version's meanwhile (R5).
+    services.publish(core, "0001", VersionForm(omi=OMI_2, release_note="x"), requested_by="U")
+    with pytest.raises(FormErrors, match="already the OMI of version"):
+        preview_request(core, request_id, by=RM)
+    drain()
+    first = services.versions_table(core, "0001").rows[-1].id
+    unpublish = services.request_unpublish(core, first, requested_by="URM2", groups=["SRM"])
+    services.unpublish(core, first, by=OPERATOR)
+    with pytest.raises(RuleBroken, match="only a published version"):
+        preview_request(core, unpublish.id, by=RM)
+
+
+def test_a_retention_proposal_is_previewed_on_the_date_its_approval_would_give(
+    core: Core, subscribers: list[str], drain: Drain, settings: Settings
+) -> None:
+    from commands.model import Request, RequestKind
+    from commands.retention import RETENTION
+
+    first = published_first(core, drain)
+    services.publish(core, "0001", VersionForm(omi=OMI_2, release_note="2"), requested_by="U")
+    drain()
+    services.set_product(core, "0001", notice_days=10)
+    asked = services.today(core) + timedelta(days=10)
+    with core.uow() as uow:
+        proposal = Request(
+            kind=RequestKind.UNPUBLISH,
+            product_code="0001",
+            version_id=first,
+            requested_by=RETENTION,
+            at=core.clock() - timedelta(days=5),
+            unpublish_on=asked - timedelta(days=5),
+        )
+        uow.requests.add(proposal)
+        uow.commit()
+        proposal_id = proposal.id
+    preview = preview_request(core, proposal_id, by=RM)
+    assert preview.unpublish_on == preview.cloud.on == services.today(core) + timedelta(days=10)
+    decision = services.approve(core, proposal_id, by=RM)
+    assert decision.schedule is not None and decision.schedule.unpublish_on == preview.unpublish_on
