@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from commands import notices
+from commands import audit, notices
+from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.errors import RuleBroken
 from commands.model import Job, Product, ScheduleState, Status, Unpublication
 from commands.notifications import managers
 from commands.pipeline import Context, Step, StepFailed
-from commands.services.schedules import targets
+from commands.services.schedules import schedule_closed, targets
 from commands.services.unpublication import unpublish_one, unpublish_whole
 from storage.uow import UnitOfWork
 
@@ -85,8 +86,18 @@ def send_reminder(ctx: Context) -> Step:
         schedule, product = found
         versions = targets(product, schedule)
         if versions:
-            notices.unpublication_scheduled(
-                uow, product, schedule, versions, ctx.core.clock(), days_left=days
+            at = ctx.core.clock()
+            notices.unpublication_scheduled(uow, product, schedule, versions, at, days_left=days)
+            audit.record(
+                uow,
+                Kind.REMINDER_SENT,
+                at=at,
+                product_code=product.code,
+                version_id=schedule.version_id,
+                request_id=schedule.request_id,
+                schedule_id=schedule.id,
+                unpublish_on=schedule.unpublish_on.isoformat(),
+                days_left=days,
             )
         return []
 
@@ -109,7 +120,7 @@ def unpublish_on_date(ctx: Context) -> Step:
         language = _language(uow, schedule)
         if schedule.whole_product:
             if product.published_versions():
-                unpublish_whole(uow, product, core)
+                unpublish_whole(uow, product, core, schedule=schedule)
                 schedule.done()
             else:
                 schedule.done("nothing was published any more")
@@ -119,15 +130,17 @@ def unpublish_on_date(ctx: Context) -> Step:
                 schedule.done(f"the version was already {version.status.value}")
             else:
                 try:
-                    unpublish_one(uow, product, version, core)
+                    unpublish_one(uow, product, version, core, schedule=schedule)
                 except RuleBroken as refused:
                     schedule.blocked(str(refused))
+                    schedule_closed(uow, schedule, at)
                     log.warning("schedule %s blocked: %s", schedule.id, refused)
                     managers.blocked_by_r7(
                         uow, product, schedule.id, schedule.version_id, day, at, language
                     )
                     return []
                 schedule.done()
+        schedule_closed(uow, schedule, at)
         if late > LATE_AFTER.total_seconds():
             told = _duration(late)
             log.warning("scheduled unpublication %s ran %s late", schedule.id, told)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from commands import notices, retention
+from commands import audit, notices, retention
+from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, Product, Status, Version
@@ -195,6 +196,15 @@ def share_copy(ctx: Context) -> Step:
         if v.status is not Status.PUBLISHING:
             return []
         locked.publication_done(v, at)
+        audit.record(
+            uow,
+            Kind.PUBLISHED,
+            at=at,
+            product_code=locked.code,
+            version_id=v.id,
+            copy_id=v.copy_id,
+            shared_with="public" if public else len(shared),
+        )
         notices.version_published(uow, locked, v, at)
         stage(uow, v, Stage.PUBLISHED, at)
         retention.propose(uow, locked, at)
@@ -263,6 +273,14 @@ def delete_copy(ctx: Context) -> Step:
             return []
         at = core.clock()
         stage(uow, version, Stage.DELETED, at, copy_id)
+        audit.record(
+            uow,
+            Kind.COPY_DELETED,
+            at=at,
+            product_code=version.product_code,
+            version_id=version.id,
+            copy_id=copy_id or None,
+        )
         notice = ctx.job.payload.get("notice")
         if isinstance(notice, dict):
             _notify_when_deleted(uow, ctx.job, notice, at)
@@ -332,6 +350,15 @@ def on_failure(uow: UnitOfWork, job: Job, reason: str, at: datetime) -> None:
         return
     if job.kind in PUBLISHING_STEPS and version.status is Status.PUBLISHING:
         version.failed(reason, at)
+        audit.record(
+            uow,
+            Kind.PUBLISH_FAILED,
+            at=at,
+            product_code=version.product_code,
+            version_id=version.id,
+            reason=reason,
+            step=job.kind,
+        )
         stage(uow, version, Stage.FAILED, at, reason)
         uow.jobs.add(delete_copy_job(version, at))
     elif job.kind in ("grant_account", "revoke_account") and version.status is Status.PUBLISHED:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from commands import audit
+from commands.audit import Kind
 from commands.model import Product, Request, RequestKind, RequestState
 from commands.notifications import managers
 from storage.uow import UnitOfWork
@@ -43,6 +45,17 @@ def propose(uow: UnitOfWork, product: Product, at: datetime) -> list[Request]:
             unpublish_on=day,
         )
         uow.requests.add(request)
+        audit.record(
+            uow,
+            Kind.REQUESTED,
+            at=at,
+            product_code=product.code,
+            by=RETENTION,
+            version_id=version.id,
+            request_id=request.id,
+            request_kind=request.kind.value,
+            unpublish_on=day.isoformat(),
+        )
         managers.retention_request(uow, product, request.id, version, day.isoformat(), at)
         proposed.append(request)
     return proposed

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry, relationship
 
-from commands import model
+from commands import audit, model
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -265,6 +265,38 @@ workers = Table(
     Column("stopped_at", UTCDateTime()),
 )
 
+# Append-only: the migration adds triggers that refuse UPDATE and DELETE on both databases.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column(
+        "kind",
+        Enum(
+            audit.Kind,
+            name="audit_kind",
+            native_enum=False,
+            length=32,
+            values_callable=lambda members: [m.value for m in members],
+            validate_strings=True,
+        ),
+        nullable=False,
+    ),
+    Column("product_code", String(64), nullable=False),
+    Column("version_id", String(16)),
+    Column("request_id", Integer),
+    Column("schedule_id", Integer),
+    Column("actor_id", String(64), nullable=False),
+    Column("actor_name", String(200), nullable=False, default=""),
+    Column("source", _enum(audit.Source, "audit_source"), nullable=False),
+    Column("detail", JSON, nullable=False, default=dict),
+    # Each ends with the ID: a product's or a version's history is read in order from it.
+    Index("ix_audit_events_product_id", "product_code", "id"),
+    Index("ix_audit_events_version_id", "version_id", "id"),
+    Index("ix_audit_events_at", "at"),
+)
+
 mapper_registry = registry(metadata=metadata)
 _mapped = False
 
@@ -295,4 +327,5 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(model.OutboxItem, outbox)
     mapper_registry.map_imperatively(model.Unpublication, schedules)
     mapper_registry.map_imperatively(model.Finding, drift_findings)
+    mapper_registry.map_imperatively(audit.AuditEvent, audit_events)
     _mapped = True

@@ -10,7 +10,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import drift, health, outbox, repository, unpublication
+from storage import audit, drift, health, outbox, repository, unpublication
 from storage.db import is_sqlite
 from storage.orm import start_mappers
 
@@ -26,6 +26,7 @@ class UnitOfWork:
     schedules: unpublication.Schedules
     drift: drift.DriftFindings
     health: health.Health
+    audit: audit.AuditLog
 
     def __init__(self, session_factory: Callable[[], Session], *, sqlite: bool) -> None:
         self._session_factory = session_factory
@@ -42,6 +43,7 @@ class UnitOfWork:
         self.schedules = unpublication.Schedules(self.session, sqlite=self._sqlite)
         self.drift = drift.DriftFindings(self.session)
         self.health = health.Health(self.session)
+        self.audit = audit.AuditLog(self.session)
         return self
 
     def __exit__(

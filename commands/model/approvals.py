@@ -18,15 +18,16 @@ class Actor:
     """Who asks for an operation. A Slack user is known by their user ID and the IDs of the
     user groups Slack says they are in; names never count. An operator of the CLI works with the
     database's own rights and passes the release-manager check, but still never decides a
-    request they made."""
+    request they made. `name` is only what the audit trail shows beside the ID."""
 
     id: str
     groups: frozenset[str] = frozenset()
     operator: bool = False
+    name: str = ""
 
     @classmethod
-    def slack_user(cls, user_id: str, groups: Iterable[str] = ()) -> Actor:
-        return cls(id=user_id, groups=frozenset(groups))
+    def slack_user(cls, user_id: str, groups: Iterable[str] = (), name: str = "") -> Actor:
+        return cls(id=user_id, groups=frozenset(groups), name=name)
 
     @classmethod
     def cli_operator(cls, name: str) -> Actor:

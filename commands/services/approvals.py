@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from commands import audit
+from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.errors import FormErrors, NotFound, UserError
 from commands.model import (
@@ -40,10 +42,10 @@ def check_request(core: Core, product_code: str, form: VersionForm) -> VersionFo
 
 
 def request_publication(
-    core: Core, product_code: str, form: VersionForm, *, requested_by: str
+    core: Core, product_code: str, form: VersionForm, *, requested_by: str, name: str = ""
 ) -> Request:
     """The Version form was submitted: a release manager must now proceed with publication.
-    Anyone may ask."""
+    Anyone may ask. `name` is the requester's, for the audit trail."""
     _, completed, _ = check_publication(core, product_code, form)
     with core.uow() as uow:
         request = Request(
@@ -54,8 +56,27 @@ def request_publication(
             form=completed,
         )
         uow.requests.add(request)
+        _requested(uow, request, name)
         uow.commit()
         return request
+
+
+def _requested(uow: UnitOfWork, request: Request, name: str) -> None:
+    form = request.form or {}
+    audit.record(
+        uow,
+        Kind.REQUESTED,
+        at=request.created_at,
+        product_code=request.product_code,
+        by=request.requested_by,
+        name=name,
+        version_id=request.version_id,
+        request_id=request.id,
+        request_kind=request.kind.value,
+        unpublish_on=request.unpublish_on.isoformat() if request.unpublish_on else None,
+        omi=form.get("omi"),
+        software_version=form.get("software_version"),
+    )
 
 
 def request_unpublish(
@@ -65,6 +86,7 @@ def request_unpublish(
     requested_by: str,
     on: date | None = None,
     groups: Iterable[str] = (),
+    name: str = "",
 ) -> Request:
     """Asks to unpublish a version at once (`on` None: only without a notice period, and only
     a release manager may ask) or on a date at least the notice period away."""
@@ -88,6 +110,7 @@ def request_unpublish(
             unpublish_on=on,
         )
         uow.requests.add(request)
+        _requested(uow, request, name)
         uow.commit()
         return request
 
@@ -99,6 +122,7 @@ def request_unpublish_product(
     requested_by: str,
     on: date | None = None,
     groups: Iterable[str] = (),
+    name: str = "",
 ) -> Request:
     """Asks to unpublish every version of a product (R9), at once or on a date."""
     with core.uow() as uow:
@@ -118,6 +142,7 @@ def request_unpublish_product(
             unpublish_on=on,
         )
         uow.requests.add(request)
+        _requested(uow, request, name)
         uow.commit()
         return request
 
@@ -147,9 +172,7 @@ def awaiting_approval(core: Core, actor: Actor) -> list[Request]:
         return [r for r in uow.requests.pending(codes) if r.requested_by != actor.id]
 
 
-def check_decision(
-    core: Core, request_id: int, *, by: Actor
-) -> tuple[Request, Product, Audience]:
+def check_decision(core: Core, request_id: int, *, by: Actor) -> tuple[Request, Product, Audience]:
     """Whether `by` may decide the request now (the Approve and Reject buttons ask before any
     modal opens), with whom it would reach; the decision itself checks again under the lock."""
     with core.uow() as uow:
@@ -189,18 +212,35 @@ def approve(core: Core, request_id: int, *, by: Actor) -> Decision:
         product = get_product(uow, request.product_code, lock=True)
         request.check_decidable(product, by)
         try:
-            versions, schedule = _carry_out(uow, core, product, request, omi, by.id)
+            versions, schedule = _carry_out(uow, core, product, request, omi, by)
         except UserError as refused:
             # The rules changed since the request (another version was unpublished, the OMI
             # was used...): the request can never pass; say so on it and keep nothing else.
             uow.rollback()
             request = _locked_request(uow, request_id)
             request.decide(RequestState.FAILED, by.id, core.clock(), str(refused))
+            _decided(uow, request, by, Kind.REQUEST_FAILED)
             uow.commit()
             raise
         request.decide(RequestState.APPROVED, by.id, core.clock())
+        _decided(uow, request, by, Kind.APPROVED)
         uow.commit()
         return Decision(request, versions, schedule)
+
+
+def _decided(uow: UnitOfWork, request: Request, by: Actor, kind: Kind) -> None:
+    audit.record(
+        uow,
+        kind,
+        at=request.decided_at or request.created_at,
+        product_code=request.product_code,
+        by=by,
+        version_id=request.version_id,
+        request_id=request.id,
+        request_kind=request.kind.value,
+        unpublish_on=request.unpublish_on.isoformat() if request.unpublish_on else None,
+        reason=request.reason,
+    )
 
 
 def _locked_request(uow: UnitOfWork, request_id: int) -> Request:
@@ -211,14 +251,14 @@ def _locked_request(uow: UnitOfWork, request_id: int) -> Request:
 
 
 def _carry_out(
-    uow: UnitOfWork, core: Core, product: Product, request: Request, omi: Omi | None, by: str
+    uow: UnitOfWork, core: Core, product: Product, request: Request, omi: Omi | None, by: Actor
 ) -> tuple[list[Version], Unpublication | None]:
     if request.kind is RequestKind.PUBLISH:
         version = product.publish(
             request.version_form(),
             omi,
             requested_by=request.requested_by,
-            approved_by=by,
+            approved_by=by.id,
             at=core.clock(),
         )
         start_publication(uow, version)
@@ -239,9 +279,9 @@ def _carry_out(
         )
         return targets(product, schedule), schedule
     if version is not None:
-        unpublish_one(uow, product, version, core)
+        unpublish_one(uow, product, version, core, by=by, request_id=request.id)
         return [version], None
-    return unpublish_whole(uow, product, core), None
+    return unpublish_whole(uow, product, core, by=by, request_id=request.id), None
 
 
 def unpublish_date(core: Core, product: Product, request: Request) -> date | None:
@@ -268,6 +308,7 @@ def reject(core: Core, request_id: int, *, by: Actor, reason: str) -> Request:
         product = get_product(uow, request.product_code)
         request.check_decidable(product, by)
         request.decide(RequestState.REJECTED, by.id, core.clock(), reason[:2000])
+        _decided(uow, request, by, Kind.REJECTED)
         uow.commit()
         return request
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from commands import audit
+from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.model import (
     Actor,
@@ -48,11 +50,30 @@ def publish(
             form, omi, requested_by=requested_by, approved_by=approved_by, at=core.clock()
         )
         start_publication(uow, version)
+        audit.record(
+            uow,
+            Kind.PUBLISH_STARTED,
+            at=version.created_at,
+            product_code=product.code,
+            by=approved_by or requested_by,
+            version_id=version.id,
+            omi=version.omi_id,
+            software_version=version.software_version,
+        )
         uow.commit()
         return version
 
 
 # -- modifying --------------------------------------------------------------------------------
+
+# The Version form's fields a modification may change (R5: never the OMI).
+MODIFIABLE = (
+    "software_version",
+    "operating_system",
+    "software_base",
+    "release_note",
+    "instructions",
+)
 
 
 def open_modification(core: Core, version_id: str, *, by: Actor) -> tuple[Product, Version]:
@@ -77,6 +98,18 @@ def modify(
         product = get_product(uow, version.product_code, lock=True)
         version = product.version(version.id)
         product.check_release_manager(by, "modify its versions")
+        before = {name: getattr(version, name) for name in MODIFIABLE}
         changed = version.modify(form, core.clock())
+        if changed:
+            after = {name: getattr(version, name) for name in MODIFIABLE}
+            audit.record(
+                uow,
+                Kind.MODIFIED,
+                at=version.modified_at,
+                product_code=product.code,
+                by=by,
+                version_id=version.id,
+                changes=audit.changes(before, after),
+            )
         uow.commit()
         return version, changed

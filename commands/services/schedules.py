@@ -8,12 +8,13 @@ decisions do, so a schedule and an unpublication of the same product never inter
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
-from commands import notices
+from commands import audit, notices
+from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.errors import NotFound, UserError, quoted
-from commands.model import Actor, Product, Unpublication, Version
+from commands.model import Actor, Product, ScheduleState, Unpublication, Version
 from commands.services.products import get_product, get_version
 from storage.uow import UnitOfWork
 
@@ -74,7 +75,7 @@ def schedule_in(
     version: Version | None,
     on: date,
     *,
-    by: str,
+    by: Actor | str,
     request_id: int | None = None,
 ) -> Unpublication:
     """Schedules the unpublication of `version` (None: the whole product) on `on`, and tells
@@ -87,11 +88,23 @@ def schedule_in(
         version_id=version.id if version else None,
         unpublish_on=on,
         reminder_days=product.reminder_days,
-        scheduled_by=by,
+        scheduled_by=by.id if isinstance(by, Actor) else by,
         at=at,
         request_id=request_id,
     )
     uow.schedules.add(schedule)
+    audit.record(
+        uow,
+        Kind.SCHEDULED,
+        at=at,
+        product_code=product.code,
+        by=by,
+        version_id=schedule.version_id,
+        request_id=request_id,
+        schedule_id=schedule.id,
+        unpublish_on=on.isoformat(),
+        whole_product=version is None or None,
+    )
     notices.unpublication_scheduled(uow, product, schedule, targets(product, schedule), at)
     return schedule
 
@@ -104,7 +117,7 @@ def schedule_unpublish(core: Core, version_id: str, *, on: date, by: Actor) -> U
         product = get_product(uow, version.product_code, lock=True)
         product.check_release_manager(by, "unpublish its versions")
         product.check_unpublish_date(on, today(core), release_manager=True)
-        schedule = schedule_in(uow, core, product, product.version(version.id), on, by=by.id)
+        schedule = schedule_in(uow, core, product, product.version(version.id), on, by=by)
         uow.commit()
         return schedule
 
@@ -117,19 +130,56 @@ def schedule_unpublish_product(
         product = get_product(uow, product_code, lock=True)
         product.check_release_manager(by, "unpublish it")
         product.check_unpublish_date(on, today(core), release_manager=True)
-        schedule = schedule_in(uow, core, product, None, on, by=by.id)
+        schedule = schedule_in(uow, core, product, None, on, by=by)
         uow.commit()
         return schedule
 
 
-def close_schedules(uow: UnitOfWork, product: Product, versions: Sequence[Version]) -> None:
-    """The versions were unpublished by other means: their schedules have nothing left to do."""
+def close_schedules(
+    uow: UnitOfWork,
+    product: Product,
+    versions: Sequence[Version],
+    at: datetime,
+    running: Unpublication | None = None,
+) -> None:
+    """The versions were unpublished by other means: their schedules have nothing left to do.
+    The schedule `running` (the one unpublishing them on its date) is closed by its job."""
     gone = {v.id for v in versions}
     for schedule in uow.schedules.active(product.code):
+        if running is not None and schedule.id == running.id:
+            continue
         if schedule.whole_product and not product.published_versions():
             schedule.done("the product was unpublished")
         elif schedule.version_id in gone:
             schedule.done("the version was unpublished")
+        else:
+            continue
+        schedule_closed(uow, schedule, at)
+
+
+def schedule_closed(
+    uow: UnitOfWork, schedule: Unpublication, at: datetime, by: Actor | str | None = None
+) -> None:
+    """The trail of a schedule that reached its end: done (carried out, or nothing left to
+    do), blocked by R7, or cancelled."""
+    kind = {
+        ScheduleState.DONE: Kind.SCHEDULE_DONE,
+        ScheduleState.BLOCKED: Kind.SCHEDULE_BLOCKED,
+        ScheduleState.CANCELLED: Kind.SCHEDULE_CANCELLED,
+    }[schedule.state]
+    audit.record(
+        uow,
+        kind,
+        at=at,
+        product_code=schedule.product_code,
+        by=by,
+        version_id=schedule.version_id,
+        request_id=schedule.request_id,
+        schedule_id=schedule.id,
+        unpublish_on=schedule.unpublish_on.isoformat(),
+        late_seconds=schedule.late_seconds,
+        reason=schedule.reason,
+    )
 
 
 def locked_schedule(uow: UnitOfWork, schedule_id: int, *, lock: bool = False) -> Unpublication:
@@ -181,6 +231,7 @@ def cancel_unpublication(core: Core, schedule_id: int, *, by: Actor) -> Unpublic
             )
         at = core.clock()
         schedule.cancel(by.id, at)
+        schedule_closed(uow, schedule, at, by)
         versions = targets(product, schedule)
         if versions:
             notices.unpublication_cancelled(uow, product, schedule, versions, at)

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from commands import notices
+from commands import audit, notices
+from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.model import (
     Actor,
     Product,
+    Unpublication,
     Version,
 )
 from commands.pipeline import delete_copy_job
@@ -42,18 +44,63 @@ def _delete_copies(
         notices.versions_unpublished(uow, product, versions, at, whole_product=whole_product)
 
 
-def unpublish_one(uow: UnitOfWork, product: Product, version: Version, core: Core) -> None:
+def _unpublished(
+    uow: UnitOfWork,
+    product: Product,
+    versions: Sequence[Version],
+    at: datetime,
+    by: Actor | str | None,
+    request_id: int | None,
+    schedule: Unpublication | None,
+) -> None:
+    if schedule is not None and request_id is None:
+        request_id = schedule.request_id
+    for v in versions:
+        audit.record(
+            uow,
+            Kind.UNPUBLISHED,
+            at=at,
+            product_code=product.code,
+            by=by,
+            version_id=v.id,
+            request_id=request_id,
+            schedule_id=schedule.id if schedule is not None else None,
+            copy_id=v.copy_id,
+        )
+
+
+def unpublish_one(
+    uow: UnitOfWork,
+    product: Product,
+    version: Version,
+    core: Core,
+    *,
+    by: Actor | str | None = None,
+    request_id: int | None = None,
+    schedule: Unpublication | None = None,
+) -> None:
+    """`by` is who decided (None: omi-bot itself, `schedule` reaching its date)."""
     at = core.clock()
     product.unpublish(version, at)
+    _unpublished(uow, product, [version], at, by, request_id, schedule)
     _delete_copies(uow, product, [version], at, whole_product=False)
-    close_schedules(uow, product, [version])
+    close_schedules(uow, product, [version], at, running=schedule)
 
 
-def unpublish_whole(uow: UnitOfWork, product: Product, core: Core) -> list[Version]:
+def unpublish_whole(
+    uow: UnitOfWork,
+    product: Product,
+    core: Core,
+    *,
+    by: Actor | str | None = None,
+    request_id: int | None = None,
+    schedule: Unpublication | None = None,
+) -> list[Version]:
     at = core.clock()
     gone = product.unpublish_all(at)
+    _unpublished(uow, product, gone, at, by, request_id, schedule)
     _delete_copies(uow, product, gone, at, whole_product=True)
-    close_schedules(uow, product, gone)
+    close_schedules(uow, product, gone, at, running=schedule)
     return gone
 
 
@@ -68,7 +115,7 @@ def unpublish(core: Core, version_id: str, *, by: Actor) -> Version:
         version = product.version(version.id)
         product.check_unpublishable(version)  # R7 first: it refuses whatever the date
         product.check_unpublish_date(None, today(core), release_manager=True)
-        unpublish_one(uow, product, version, core)
+        unpublish_one(uow, product, version, core, by=by)
         uow.commit()
         return version
 
@@ -80,6 +127,6 @@ def unpublish_product(core: Core, product_code: str, *, by: Actor) -> list[Versi
         product.check_release_manager(by, "unpublish it")
         product.check_unpublishable_product()
         product.check_unpublish_date(None, today(core), release_manager=True)
-        gone = unpublish_whole(uow, product, core)
+        gone = unpublish_whole(uow, product, core, by=by)
         uow.commit()
         return gone
