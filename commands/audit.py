@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from commands.model import Actor
+from commands.model import Actor, OutboxItem
 
 if TYPE_CHECKING:
     from commands.bootstrap import Core
@@ -199,6 +199,56 @@ def events(
     return sorted(found, key=lambda e: e.id) if limit is not None else found
 
 
+# -- notices -------------------------------------------------------------------------------------
+#
+# A notice goes to every subscriber and administrator: ten thousand mails for one event. The
+# trail keeps one event when it is queued (with how many recipients), one per batch of sends
+# committed together (with how many were sent), and one per recipient only when a mail or post
+# fails for good, which is rare and worth naming.
+
+
+def notice_name(item: OutboxItem) -> str:
+    """`event:version-or-schedule`: what one notice's rows share."""
+    return ":".join(item.key.split(":", 2)[:2])
+
+
+def notices_sent(uow: UnitOfWork, items: Sequence[OutboxItem], at: datetime) -> None:
+    """One event per notice among `items`, committed in the transaction that marks them sent."""
+    groups: dict[tuple[str, str, str | None, str], int] = {}
+    for item in items:
+        key = (notice_name(item), item.product_code, item.version_id, item.channel)
+        groups[key] = groups.get(key, 0) + 1
+    record_all(
+        uow,
+        [
+            AuditEvent(
+                Kind.NOTICE_SENT,
+                at=at,
+                product_code=code,
+                actor_id=WORKER,
+                source=Source.SYSTEM,
+                version_id=version_id,
+                detail={"notice": notice, "channel": channel, "sent": count},
+            )
+            for (notice, code, version_id, channel), count in groups.items()
+        ],
+    )
+
+
+def notice_failed(uow: UnitOfWork, item: OutboxItem, reason: str, at: datetime) -> None:
+    record(
+        uow,
+        Kind.NOTICE_FAILED,
+        at=at,
+        product_code=item.product_code,
+        version_id=item.version_id,
+        notice=notice_name(item),
+        channel=item.channel,
+        recipient=item.recipient,
+        reason=reason,
+    )
+
+
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
     """{field: [before, after]} for each field whose value differs."""
     return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
@@ -243,11 +293,11 @@ def summary(event: AuditEvent) -> str:
         if d.get(key):
             parts.append(f"{key.replace('_', ' ')} {_short(d[key])}")
     if d.get("notice"):
-        parts.append(f"notice {d['notice']}")
-    for key in ("recipients", "sent", "days_left", "late_seconds"):
+        parts.append(f"notice {d['notice']}" + (f" by {d['channel']}" if d.get("channel") else ""))
+    for key in ("recipients", "channels", "sent", "shared_with", "days_left", "late_seconds"):
         if d.get(key) is not None:
             parts.append(f"{key.replace('_', ' ')} {d[key]}")
-    for key in ("recipient", "finding", "reason"):
+    for key in ("recipient", "finding", "outcome", "reason"):
         if d.get(key):
             parts.append(f"{key} {_short(d[key], 200)}")
     return ", ".join(parts)

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from commands import audit
+from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.errors import NotFound, quoted
 from commands.model import Actor, Difference, Finding, Job, Product, Seen, compare
@@ -147,9 +149,22 @@ def repair(core: Core, product_code: str, *, by: Actor) -> list[Job]:
             if uow.jobs.add(job):
                 finding.repair_asked_by = by.id
                 finding.repair_asked_at = at
+                audit.record(
+                    uow,
+                    Kind.REPAIR_ASKED,
+                    at=at,
+                    product_code=product.code,
+                    by=by,
+                    version_id=finding.version_id,
+                    finding=_finding(finding),
+                )
                 queued.append(job)
         uow.commit()
         return queued
+
+
+def _finding(finding: Finding) -> str:
+    return f"{finding.id} ({finding.kind.value}, {finding.image_id})"
 
 
 # -- the periodic check -------------------------------------------------------------------------

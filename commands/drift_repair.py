@@ -17,6 +17,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from commands import audit
+from commands.audit import Kind
 from commands.model import VERSION_TAG, DriftKind, Finding, Job, Product, Status, Version
 from commands.notifications import managers
 from commands.outscale import Image
@@ -49,11 +51,26 @@ def _read(ctx: Context) -> Facts | None:
         return Facts(finding, product, version, uow.subscribers.account_ids(product.code))
 
 
-def _resolve(ctx: Context, finding_id: int) -> Callable[[UnitOfWork], list[Job]]:
+def _resolve(
+    ctx: Context, finding_id: int, outcome: str, copy_id: str | None = None
+) -> Callable[[UnitOfWork], list[Job]]:
+    """Closes the finding, on record with what the repair did (`outcome`)."""
+
     def apply(uow: UnitOfWork) -> list[Job]:
         finding = uow.drift.get(finding_id)
         if finding is not None and finding.resolved_at is None:
-            finding.resolved(ctx.core.clock())
+            at = ctx.core.clock()
+            finding.resolved(at)
+            audit.record(
+                uow,
+                Kind.REPAIRED,
+                at=at,
+                product_code=finding.product_code,
+                version_id=finding.version_id,
+                finding=f"{finding.id} ({finding.kind.value}, {finding.image_id})",
+                outcome=outcome,
+                copy_id=copy_id,
+            )
         return []
 
     return apply
@@ -91,21 +108,27 @@ def repair(ctx: Context) -> Step:
             and version.copy_id == finding.image_id
         ):
             dist.delete(finding.image_id)
-        return Step(_resolve(ctx, finding.id))
+            return Step(_resolve(ctx, finding.id, "leftover copy deleted"))
+        return Step(_resolve(ctx, finding.id, "not the version's copy: left alone"))
     if version.status is not Status.PUBLISHED or version.copy_id != finding.image_id:
-        return Step(_resolve(ctx, finding.id))  # the table moved on since the check
+        # The table moved on since the check.
+        return Step(_resolve(ctx, finding.id, "nothing left to repair"))
     if finding.kind in (DriftKind.MISSING, DriftKind.NOT_AVAILABLE):
         return recopy(ctx, facts)
     image = dist.image(finding.image_id)
     if image is None:
         raise StepFailed(f"the OMI copy {finding.image_id} is gone; check again to repair it")
+    outcome = "nothing left to repair"
     if finding.kind is DriftKind.PRODUCT_CODE and product.code not in image.product_codes:
         dist.set_product_codes(image.image_id, [*image.product_codes, product.code])
+        outcome = "product code put back"
     elif finding.kind is DriftKind.TAG and image.tags.get(VERSION_TAG) != version.id:
         dist.tag_version(image.image_id, version.id)
+        outcome = "tag put back"
     elif finding.kind is DriftKind.PERMISSIONS:
         _share(ctx, product, image, facts.subscribers)
-    return Step(_resolve(ctx, finding.id))
+        outcome = "shared again"
+    return Step(_resolve(ctx, finding.id, outcome))
 
 
 def recopy(ctx: Context, facts: Facts) -> Step:
@@ -153,7 +176,7 @@ def recopy(ctx: Context, facts: Facts) -> Step:
         v = uow.versions.get(version.id)
         if v is not None and v.status is Status.PUBLISHED:
             v.copy_made(new_id)
-        _resolve(ctx, finding.id)(uow)
+        _resolve(ctx, finding.id, "copied again", new_id)(uow)
         log.info("version %s: OMI copy made again as %s", version.id, new_id)
         return []
 
@@ -173,8 +196,16 @@ def _broken(
                 f"its OMI copy is gone and its source OMI {version.omi_id} no longer exists", at
             )
             product.modified_at = at
+            audit.record(
+                uow,
+                Kind.BROKEN,
+                at=at,
+                product_code=product.code,
+                version_id=version.id,
+                reason=version.failure,
+            )
             managers.version_broken(uow, product, version.id, version.omi_id, at)
-        _resolve(ctx, finding_id)(uow)
+        _resolve(ctx, finding_id, "source OMI gone: version marked broken")(uow)
         return []
 
     return apply

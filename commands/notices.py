@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from commands import audit
+from commands.audit import Kind
 from commands.model import Organization, OutboxItem, Product, Subscriber, Unpublication, Version
 from commands.notifications.mail import (
     Event,
@@ -305,7 +307,26 @@ def _enqueue(
                 at=at,
             )
 
-    uow.outbox.add_all(items())
+    if uow.outbox.add_all(items()):
+        audit.record(
+            uow,
+            Kind.NOTICE_QUEUED,
+            at=at,
+            product_code=product.code,
+            version_id=version_id,
+            notice=f"{event}:{subject}",
+            recipients=len(recipients),
+            channels=len(channels),
+        )
+
+
+def is_notice(event: str) -> bool:
+    """Whether an outbox row is a notice to subscribers (not a message to release managers
+    nor a progress report)."""
+    return event in _NOTICE_EVENTS
+
+
+_NOTICE_EVENTS = frozenset(e.value for e in Event)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from commands import audit
 from commands.bootstrap import Core
 from commands.config import Settings
 from commands.errors import NotFound, UserError
@@ -219,6 +220,7 @@ class _Sender:
             kept = uow.outbox.settle_sent(
                 [(i, v["sent_at"]) for i, v in outcomes if v["state"] is OutboxState.SENT]
             )
+            audit.notices_sent(uow, [i for i, _ in outcomes if i.id in kept], at)
             for item, values in outcomes:
                 if values["state"] is OutboxState.SENT:
                     continue
@@ -333,6 +335,7 @@ def _outcome(
 def report_failure(uow: UnitOfWork, item: OutboxItem, reason: str, at: datetime) -> None:
     """A mail failed for good: the release managers hear of it once per notice (every
     recipient of one event), where the request was decided; `mail list --failed` has them all."""
+    audit.notice_failed(uow, item, reason, at)
     product = uow.products.get(item.product_code, versions=False)
     if product is None:
         return

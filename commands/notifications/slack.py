@@ -29,8 +29,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from commands import audit
 from commands.bootstrap import Core
 from commands.model import OutboxItem, OutboxState
+from commands.notices import is_notice
 from commands.notifications.announcements import render_announcement
 from commands.notifications.transport import backoff
 
@@ -293,6 +295,11 @@ class _Delivery:
             if not uow.outbox.settle(self.item, **values):
                 log.warning("slack notice %s was taken over by another worker", self.item.id)
                 return
+            if is_notice(self.item.event):
+                if state is OutboxState.SENT:
+                    audit.notices_sent(uow, [self.item], now)
+                elif state is OutboxState.FAILED:
+                    audit.notice_failed(uow, self.item, str(values.get("last_error")), now)
             uow.commit()
 
 

@@ -283,3 +283,39 @@ def test_the_last_events_and_since(core: Core, product: str, drain: Drain) -> No
     later = every[-1].at
     assert all(e.at >= later for e in trail(core, since=later))
     assert trail(core, since=later + timedelta(days=1)) == []
+
+
+# -- drift -------------------------------------------------------------------------------------
+
+
+def test_a_repair_asked_and_carried_out(
+    core: Core, subscribers: list[str], drain: Drain, sandbox: SandboxServer
+) -> None:
+    from commands import drift
+
+    old, _ = published(core, drain, OMI_1, OMI_2)
+    gone = str(services.show_version(core, old).version.copy_id)
+    sandbox.sandbox.edit_image(gone, delete=True)
+    drift.check(core, "0001")
+    drift.repair(core, "0001", by=RITA)
+    drain()
+    asked, done = [e for e in trail(core, version_id=old) if e.kind.startswith("drift.")]
+    assert asked.kind is Kind.REPAIR_ASKED and asked.actor_id == "URM1"
+    assert "missing" in asked.detail["finding"] and gone in asked.detail["finding"]
+    assert done.kind is Kind.REPAIRED and done.detail["outcome"] == "copied again"
+    assert done.detail["copy_id"] == services.show_version(core, old).version.copy_id
+
+
+def test_a_repair_that_finds_the_source_gone_marks_the_version_broken(
+    core: Core, subscribers: list[str], drain: Drain, sandbox: SandboxServer
+) -> None:
+    from commands import drift
+
+    old, _ = published(core, drain, OMI_1, OMI_2)
+    sandbox.sandbox.edit_image(str(services.show_version(core, old).version.copy_id), delete=True)
+    sandbox.sandbox.edit_image(OMI_1, delete=True)
+    drift.check(core, "0001")
+    drift.repair(core, "0001", by=RITA)
+    drain()
+    assert kinds(core, version_id=old)[-2:] == [Kind.BROKEN, Kind.REPAIRED]
+    assert "no longer exists" in trail(core, version_id=old)[-2].detail["reason"]
