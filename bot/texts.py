@@ -19,6 +19,7 @@ EN: dict[str, str] = {
         "• `/omi unpublish VERSION_ID`: ask to unpublish a version, on a date or at once\n"
         "• `/omi unpublish-product PRODUCT_CODE`: ask to unpublish every version of a product\n"
         "• `/omi versions PRODUCT_CODE`: the Versions table\n"
+        "• `/omi version VERSION_ID`: a version and its history\n"
         "• `/omi products`: your products\n"
         "• `/omi help`: this help"
     ),
@@ -180,6 +181,40 @@ EN: dict[str, str] = {
     "told_rejected": "Your request #{id} for product {code} was rejected by {user}: {reason}",
     "modified": "Version {id} modified: {fields}.",
     "modified_nothing": "Version {id}: nothing changed.",
+    "version_title": "*Version `{id}`* of {name} · product code `{code}`",
+    "version_facts": "{status} · software version {software} · OMI {omi} · OMI copy {copy}",
+    "version_text": "Version {id} and its history",
+    "history_title": "*History*",
+    "history_empty": "Nothing on record yet.",
+    "history_earlier": "{n} earlier event(s): `omi-bot audit list --version {id}`",
+    "history_line": "{date} · *{kind}* · {who}{detail}",
+    "history_system": "omi-bot",
+    "history_reason": "reason: {text}",
+    "history_date": "on {date}",
+    "history_recipients": "{n} recipient(s)",
+    "history_sent": "{n} sent",
+    "history_days_left": "{n} day(s) before",
+    "audit_request.created": "Requested",
+    "audit_request.approved": "Approved",
+    "audit_request.rejected": "Rejected",
+    "audit_request.failed": "Approved but refused",
+    "audit_version.publishing": "Publication started",
+    "audit_version.published": "Published",
+    "audit_version.failed": "Publication failed",
+    "audit_version.modified": "Modified",
+    "audit_version.unpublished": "Unpublished",
+    "audit_copy.deleted": "OMI copy deleted",
+    "audit_version.broken": "Broken",
+    "audit_schedule.created": "Unpublication scheduled",
+    "audit_schedule.cancelled": "Unpublication cancelled",
+    "audit_schedule.reminder": "Reminder sent",
+    "audit_schedule.blocked": "Blocked by R7",
+    "audit_schedule.done": "Schedule ended",
+    "audit_notice.queued": "Notice queued",
+    "audit_notice.sent": "Notice sent",
+    "audit_notice.failed": "Notice failed",
+    "audit_drift.repair_asked": "Repair asked",
+    "audit_drift.repaired": "Drift repaired",
 }
 
 FR: dict[str, str] = {
@@ -193,6 +228,7 @@ FR: dict[str, str] = {
         "• `/omi unpublish-product CODE_PRODUIT` : demander la dépublication de toutes les "
         "versions d'un produit\n"
         "• `/omi versions CODE_PRODUIT` : le tableau des versions\n"
+        "• `/omi version ID_VERSION` : une version et son historique\n"
         "• `/omi products` : vos produits\n"
         "• `/omi help` : cette aide"
     ),
@@ -369,6 +405,41 @@ FR: dict[str, str] = {
     "{reason}",
     "modified": "Version {id} modifiée : {fields}.",
     "modified_nothing": "Version {id} : rien n'a changé.",
+    "version_title": "*Version `{id}`* de {name} · code produit `{code}`",
+    "version_facts": "{status} · version du logiciel {software} · OMI {omi} · copie de l'OMI "
+    "{copy}",
+    "version_text": "La version {id} et son historique",
+    "history_title": "*Historique*",
+    "history_empty": "Rien d'enregistré pour l'instant.",
+    "history_earlier": "{n} événement(s) plus ancien(s) : `omi-bot audit list --version {id}`",
+    "history_line": "{date} · *{kind}* · {who}{detail}",
+    "history_system": "omi-bot",
+    "history_reason": "motif : {text}",
+    "history_date": "le {date}",
+    "history_recipients": "{n} destinataire(s)",
+    "history_sent": "{n} envoyé(s)",
+    "history_days_left": "{n} jour(s) avant",
+    "audit_request.created": "Demandée",
+    "audit_request.approved": "Approuvée",
+    "audit_request.rejected": "Refusée",
+    "audit_request.failed": "Approuvée mais refusée",
+    "audit_version.publishing": "Publication lancée",
+    "audit_version.published": "Publiée",
+    "audit_version.failed": "Échec de la publication",
+    "audit_version.modified": "Modifiée",
+    "audit_version.unpublished": "Dépubliée",
+    "audit_copy.deleted": "Copie de l'OMI supprimée",
+    "audit_version.broken": "Hors d'usage",
+    "audit_schedule.created": "Dépublication programmée",
+    "audit_schedule.cancelled": "Dépublication annulée",
+    "audit_schedule.reminder": "Rappel envoyé",
+    "audit_schedule.blocked": "Bloquée par R7",
+    "audit_schedule.done": "Programmation terminée",
+    "audit_notice.queued": "Avis mis en file",
+    "audit_notice.sent": "Avis envoyé",
+    "audit_notice.failed": "Échec de l'avis",
+    "audit_drift.repair_asked": "Réparation demandée",
+    "audit_drift.repaired": "Écart réparé",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"en": EN, "fr": FR}

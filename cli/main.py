@@ -17,6 +17,11 @@ from commands.errors import QUOTED_MAX, quoted
 # (SQLAlchemy, the OUTSCALE SDK, Jinja...), which `--help`, `sandbox` and a mistyped verb do not
 # need; a test checks these lines against the verbs' own help.
 LAZY_VERBS: dict[str, tuple[str, str, str]] = {
+    "audit": (
+        "cli.audit",
+        "audit_group",
+        "The audit trail: requests, decisions, changes, outcomes, notices, repairs.",
+    ),
     "catalog": (
         "cli.notices",
         "catalog_group",

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cli.common import Ctx, F, LazyGroup, operator, pass_ctx, reported, table, when, who
-from commands import services
+from commands import audit, services
 from commands.bootstrap import Core
 from commands.errors import CloudError, OmiError
 from commands.model import Status, Unpublication, Version, VersionForm
@@ -144,6 +144,8 @@ def versions_show(ctx: Ctx, version_id: str, as_json: bool) -> None:
             }
             for j in d.jobs
         ]
+        data["history"] = [e.as_dict() for e in d.history]
+        data["history_total"] = d.history_total
         click.echo(json.dumps(data, indent=2))
         return
     fields = [
@@ -173,6 +175,17 @@ def versions_show(ctx: Ctx, version_id: str, as_json: bool) -> None:
         for j in d.jobs:
             err = f" — {j.last_error}" if j.last_error else ""
             click.echo(f"  {j.kind:<15} {j.state.value:<8} attempts {j.attempts}{err}")
+    click.echo("History:")
+    if d.history_total > len(d.history):
+        click.echo(
+            f"  ({d.history_total - len(d.history)} earlier: omi-bot audit list --version {v.id})"
+        )
+    for e in d.history:
+        actor = "omi-bot" if e.source.value == "system" else e.actor_id
+        if e.actor_name:
+            actor += f" ({e.actor_name})"
+        what = audit.summary(e)
+        click.echo(f"  {when(e.at)}  {e.kind.value:<19} {actor}" + (f" — {what}" if what else ""))
 
 
 def form_options(fn: F) -> F:

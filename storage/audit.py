@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from commands.audit import AuditEvent
-from storage.orm import audit_events
+from storage.orm import audit_events, requests
 
 _COLUMNS = [c.key for c in audit_events.columns if c.key != "id"]
 
@@ -41,7 +41,7 @@ class AuditLog:
         if product_code is not None:
             stmt = stmt.where(audit_events.c.product_code == product_code)
         if version_id is not None:
-            stmt = stmt.where(audit_events.c.version_id == version_id)
+            stmt = stmt.where(_about(version_id))
         if since is not None:
             stmt = stmt.where(audit_events.c.at >= since)
         stmt = stmt.order_by(audit_events.c.id.desc() if newest_first else audit_events.c.id)
@@ -50,7 +50,11 @@ class AuditLog:
         return list(self.session.scalars(stmt))
 
     def count(self, version_id: str) -> int:
-        return int(
-            self.session.scalar(select(func.count()).where(audit_events.c.version_id == version_id))
-            or 0
-        )
+        return int(self.session.scalar(select(func.count()).where(_about(version_id))) or 0)
+
+
+def _about(version_id: str) -> ColumnElement[bool]:
+    """A version's events, and those of the requests about it: a publication request names
+    its version only once approved, so its own event does not."""
+    asked = select(requests.c.id).where(requests.c.version_id == version_id)
+    return or_(audit_events.c.version_id == version_id, audit_events.c.request_id.in_(asked))

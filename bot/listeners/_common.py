@@ -48,13 +48,22 @@ def language(context: BoltContext, client: WebClient, user_id: str) -> str:
     return locales.language(client, user_id)
 
 
-def actor(context: BoltContext, client: WebClient, user_id: str) -> Actor:
+def actor(context: BoltContext, client: WebClient, user_id: str, name: str = "") -> Actor:
     """The Slack user with the release manager groups they are in now. Asks Slack (cached):
-    call it after the acknowledgement only."""
+    call it after the acknowledgement only. `name` (from the payload) is for the audit trail."""
     groups: Groups = context["groups"]
     core = core_of(context)
     wanted = groups.wanted(lambda: services.release_manager_groups(core))
-    return Actor.slack_user(user_id, groups.member_of(client, user_id, wanted))
+    return Actor.slack_user(user_id, groups.member_of(client, user_id, wanted), name=name)
+
+
+def user_name(body: dict[str, Any]) -> str:
+    """The user's name as the payload gives it (the audit trail shows it beside the ID); it
+    never decides anything."""
+    user = body.get("user")
+    if isinstance(user, dict):
+        return str(user.get("username") or user.get("name") or "")[:200]
+    return str(body.get("user_name") or "")[:200]
 
 
 def refusal(error: OmiError) -> Escaped:

@@ -19,6 +19,7 @@ from bot.listeners._common import (
     open_loading,
     refusal,
     tell,
+    user_name,
 )
 from bot.texts import t
 from commands import drift, services
@@ -53,7 +54,7 @@ def decide(
     core = core_of(context)
     try:
         request, product, audience = services.check_decision(
-            core, int(action.get("value") or 0), by=actor(context, client, user)
+            core, int(action.get("value") or 0), by=actor(context, client, user, user_name(body))
         )
         meta = {"request": request.id, "lang": lang}
         if action["action_id"] == approvals.APPROVE_ACTION:
@@ -112,7 +113,9 @@ def cancel_schedule(
     lang = language(context, client, user)
     try:
         services.cancel_unpublication(
-            core_of(context), int(action.get("value") or 0), by=actor(context, client, user)
+            core_of(context),
+            int(action.get("value") or 0),
+            by=actor(context, client, user, user_name(body)),
         )
     except UserError as refused:
         tell(client, user, refusal(refused), channel)
@@ -141,7 +144,9 @@ def repair(
     lang = language(context, client, user)
     code = str(action.get("value") or "")
     try:
-        jobs = drift.repair(core_of(context), code, by=actor(context, client, user))
+        jobs = drift.repair(
+            core_of(context), code, by=actor(context, client, user, user_name(body))
+        )
     except UserError as refused:
         tell(client, user, refusal(refused), channel)
         return

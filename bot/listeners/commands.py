@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import unpublication, views
+from bot import history, unpublication, views
 from bot.groups import sealed
 from bot.listeners._common import (
     actor,
@@ -66,6 +66,13 @@ def answer(
             respond(
                 text=t(lang, "versions_title", name=table.product.name, code=table.product.code),
                 blocks=views.versions_table(lang, table),
+                response_type="ephemeral",
+            )
+        elif verb == "version" and len(args) == 1:
+            details = services.show_version(core_of(context), args[0], history_limit=history.SHOWN)
+            respond(
+                text=t(lang, "version_text", id=details.version.id),
+                blocks=history.version_blocks(lang, details),
                 response_type="ephemeral",
             )
         elif verb == "products" and not args:

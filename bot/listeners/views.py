@@ -24,6 +24,7 @@ from bot.listeners._common import (
     request_language,
     settle,
     tell,
+    user_name,
 )
 from bot.texts import field_label, t
 from commands import services
@@ -82,12 +83,14 @@ def on_version_form(
     if modifying:
         version_id = str(meta.get("version"))
         ack(response_action="update", view=views.working(lang, t(lang, "saving", id=version_id)))
-        later(context, lambda: save(client, context, view_id, meta, form, user))
+        username = user_name(body)
+        later(context, lambda: save(client, context, view_id, meta, form, user, username))
     else:
         omi = form.omi
         ack(response_action="update", view=views.working(lang, t(lang, "checking", omi=omi)))
         picked = views.picked_omi(view)
-        later(context, lambda: ask(client, context, view_id, meta, form, picked, user))
+        username = user_name(body)
+        later(context, lambda: ask(client, context, view_id, meta, form, picked, user, username))
 
 
 def ask(
@@ -98,6 +101,7 @@ def ask(
     form: VersionForm,
     picked: dict[str, Any] | None,
     user: str,
+    username: str = "",
 ) -> None:
     """The publication request, once OUTSCALE says the OMI may be published (R2). Refused: the
     form comes back as it was typed, the reasons under their fields."""
@@ -106,7 +110,7 @@ def ask(
     code = str(meta.get("product"))
     errors: dict[str, str] = {}
     try:
-        request = services.request_publication(core, code, form, requested_by=user)
+        request = services.request_publication(core, code, form, requested_by=user, name=username)
     except FormErrors as bad:
         errors = _errors(bad.fields, FORM_BLOCKS, "omi")
     except CloudError as cloud:
@@ -142,12 +146,16 @@ def save(
     meta: dict[str, Any],
     form: VersionForm,
     user: str,
+    username: str = "",
 ) -> None:
     """A release manager's modification (R5, R6), applied at once; the modal says the outcome."""
     lang = str(meta.get("lang") or "en")
     try:
         version, changed = services.modify(
-            core_of(context), str(meta.get("version")), form, by=actor(context, client, user)
+            core_of(context),
+            str(meta.get("version")),
+            form,
+            by=actor(context, client, user, username),
         )
     except UserError as refused:
         client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
@@ -183,11 +191,21 @@ def on_unpublish_when(
         on = None if now else services.parse_date(picked)
         if meta.get("mode") == "unpublish-product":
             request = services.request_unpublish_product(
-                core, str(meta.get("product")), requested_by=user, on=on, groups=groups
+                core,
+                str(meta.get("product")),
+                requested_by=user,
+                on=on,
+                groups=groups,
+                name=user_name(body),
             )
         else:
             request = services.request_unpublish(
-                core, str(meta.get("version")), requested_by=user, on=on, groups=groups
+                core,
+                str(meta.get("version")),
+                requested_by=user,
+                on=on,
+                groups=groups,
+                name=user_name(body),
             )
     except FormErrors as bad:
         ack(response_action="errors", errors=_errors(bad.fields, ("date",), "date"))
@@ -242,18 +260,24 @@ def on_confirm(
     lang = str(meta.get("lang") or "en")
     request_id = int(meta.get("request") or 0)
     ack(response_action="update", view=views.working(lang, t(lang, "approving", id=request_id)))
-    user = body["user"]["id"]
+    user, username = body["user"]["id"], user_name(body)
     view_id = str(view.get("id"))
-    later(context, lambda: proceed(client, context, view_id, lang, request_id, user))
+    later(context, lambda: proceed(client, context, view_id, lang, request_id, user, username))
 
 
 def proceed(
-    client: WebClient, context: BoltContext, view_id: str, lang: str, request_id: int, user: str
+    client: WebClient,
+    context: BoltContext,
+    view_id: str,
+    lang: str,
+    request_id: int,
+    user: str,
+    username: str = "",
 ) -> None:
     """A release manager proceeds: checked again under the lock, then the cloud work is queued."""
     core = core_of(context)
     try:
-        decision = services.approve(core, request_id, by=actor(context, client, user))
+        decision = services.approve(core, request_id, by=actor(context, client, user, username))
     except UserError as refused:
         client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
         _settle_failed(client, core, request_id)
@@ -369,9 +393,11 @@ def on_reject(
         ack(response_action="errors", errors=bad.fields)
         return
     ack(response_action="update", view=views.working(lang, t(lang, "rejecting", id=request_id)))
-    user = body["user"]["id"]
+    user, username = body["user"]["id"], user_name(body)
     view_id = str(view.get("id"))
-    later(context, lambda: refuse(client, context, view_id, lang, request_id, user, reason))
+    later(
+        context, lambda: refuse(client, context, view_id, lang, request_id, user, reason, username)
+    )
 
 
 def refuse(
@@ -382,10 +408,13 @@ def refuse(
     request_id: int,
     user: str,
     reason: str,
+    username: str = "",
 ) -> None:
     core = core_of(context)
     try:
-        request = services.reject(core, request_id, by=actor(context, client, user), reason=reason)
+        request = services.reject(
+            core, request_id, by=actor(context, client, user, username), reason=reason
+        )
     except UserError as refused:
         client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from commands.audit import AuditEvent
 from commands.bootstrap import Core
 from commands.errors import NotFound, UserError, quoted
 from commands.model import (
@@ -117,12 +118,18 @@ class VersionDetails:
     mails: dict[str, int] = field(default_factory=dict)
     posts: dict[str, int] = field(default_factory=dict)
     schedule: Unpublication | None = None
+    # Its audit trail, oldest first: the last `history_limit` events of `history_total`.
+    history: list[AuditEvent] = field(default_factory=list)
+    history_total: int = 0
 
 
-def show_version(core: Core, version_id: str) -> VersionDetails:
+def show_version(core: Core, version_id: str, *, history_limit: int | None = 50) -> VersionDetails:
     with core.uow() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code)
+        history = uow.audit.list(
+            version_id=version.id, limit=history_limit, newest_first=history_limit is not None
+        )
         return VersionDetails(
             version=version,
             product=product,
@@ -130,6 +137,10 @@ def show_version(core: Core, version_id: str) -> VersionDetails:
             mails=uow.outbox.counts(version.id, "email"),
             posts=uow.outbox.counts(version.id, "slack"),
             schedule=scheduled([version], uow.schedules.active(product.code)).get(version.id),
+            history=sorted(history, key=lambda e: e.id),
+            history_total=(
+                uow.audit.count(version.id) if history_limit is not None else len(history)
+            ),
         )
 
 

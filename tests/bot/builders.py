@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bot import approvals, home, unpublication, views
+from bot import approvals, history, home, unpublication, views
 from bot import preview as previews
 from bot.texts import TEXTS, t
+from commands.audit import AuditEvent, Kind, Source
 from commands.config import Settings
 from commands.model import (
     Omi,
@@ -30,7 +31,7 @@ from commands.notifications.announcements import render_announcement
 from commands.notifications.slack_text import mention
 from commands.preview import Preview, build
 from commands.progress import Stage, progress_text
-from commands.services import Audience, ProductLine, VersionsTable
+from commands.services import Audience, ProductLine, VersionDetails, VersionsTable
 from tests.conftest import DISTRIBUTION, OMI_1, SELLER
 
 AT = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
@@ -136,6 +137,7 @@ def every_builder(language: str, name: str = HOSTILE) -> Iterator[Any]:
             found = preview_of(p, request, organizations)
             yield previews.preview_view(language, found)
             yield previews.recipients_view(language, found)
+    yield from history_builders(language, p, version)
     for stage in Stage:
         yield {"text": progress_text(language, version, stage, HOSTILE)}
     for event in (
@@ -272,3 +274,46 @@ def preview_of(p: Product, request: Request, organizations: int = 1) -> Preview:
         channels=slack_channels(subs, orgs),
     )
     return build(_Core(), request, p, found)  # type: ignore[arg-type]
+
+
+def hostile_events(version: Version) -> list[AuditEvent]:
+    """One event of each kind, from each source, every value hostile and overlong."""
+    made = []
+    sources = list(Source)
+    for index, kind in enumerate(Kind):
+        source = sources[index % len(sources)]
+        event = AuditEvent(
+            kind,
+            at=AT,
+            product_code="0001",
+            actor_id="URM1" if source is Source.SLACK else HOSTILE[:64],
+            actor_name=HOSTILE,
+            source=source,
+            version_id=version.id,
+            detail={
+                "changes": {
+                    "release_note": [HOSTILE * 20, HOSTILE * 20],
+                    "software_base": [[HOSTILE, HOSTILE], []],
+                },
+                "reason": HOSTILE * 20,
+                "unpublish_on": HOSTILE,
+                "recipients": 4,
+                "sent": 3,
+                "days_left": 7,
+                "recipient": HOSTILE,
+                "outcome": HOSTILE,
+                "copy_id": HOSTILE,
+            },
+        )
+        event.id = index + 1
+        made.append(event)
+    return made
+
+
+def history_builders(language: str, p: Product, version: Version) -> Iterator[Any]:
+    """A version and its History: empty, a few events, more than are shown."""
+    events = hostile_events(version)
+    for shown, total in (([], 0), (events[:3], 3), (events * 2, 500)):
+        details = VersionDetails(version, p, [], history=shown, history_total=total)
+        blocks = history.version_blocks(language, details)
+        yield {"text": t(language, "version_text", id=version.id), "blocks": blocks}
