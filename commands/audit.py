@@ -7,6 +7,7 @@ database refuses it, see the migration that creates the table)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,7 +125,8 @@ class Who:
 
 def who(by: Actor | str | None) -> Who:
     """An Actor as the trail names it; a bare ID (a request's `requested_by`) is told apart by
-    its shape: `cli:USER` is the CLI, `omi-bot:…` is omi-bot itself, else a Slack user ID."""
+    its shape: a Slack user ID (U… or W…) is Slack, `omi-bot:…` is omi-bot itself, anything
+    else (`cli:USER`, a pipeline's `--requested-by`) came through the CLI."""
     if by is None:
         return Who(WORKER, "", Source.SYSTEM)
     if isinstance(by, Actor):
@@ -133,12 +135,13 @@ def who(by: Actor | str | None) -> Who:
     return Who(by, "", _source_of(by))
 
 
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]+$")
+
+
 def _source_of(actor_id: str) -> Source:
-    if actor_id.startswith("cli:") or actor_id == "cli":
-        return Source.CLI
     if actor_id.startswith("omi-bot:"):
         return Source.SYSTEM
-    return Source.SLACK
+    return Source.SLACK if SLACK_USER.match(actor_id) else Source.CLI
 
 
 def record(

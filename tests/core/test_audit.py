@@ -319,3 +319,15 @@ def test_a_repair_that_finds_the_source_gone_marks_the_version_broken(
     drain()
     assert kinds(core, version_id=old)[-2:] == [Kind.BROKEN, Kind.REPAIRED]
     assert "no longer exists" in trail(core, version_id=old)[-2].detail["reason"]
+
+
+def test_where_an_actor_comes_from() -> None:
+    assert audit.who(Actor.slack_user("U024BE7LH", name="ana")) == audit.Who(
+        "U024BE7LH", "ana", Source.SLACK
+    )
+    assert audit.who(OPERATOR).source is Source.CLI
+    # A bare ID, as requests keep it: a pipeline's name is not a Slack user.
+    assert audit.who("ci:release@build-7").source is Source.CLI
+    assert audit.who("cli:ops").source is Source.CLI
+    assert audit.who("omi-bot:retention").source is Source.SYSTEM
+    assert audit.who(None) == audit.Who(audit.WORKER, "", Source.SYSTEM)

@@ -71,7 +71,7 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict[str, object]]) -
 
 
 def test_existing_rows_get_their_events(engine: Engine) -> None:
-    migrate(engine, "0005")
+    migrate(engine, "0006")
     with engine.begin() as conn:
         conn.execute(
             insert(orm.products),

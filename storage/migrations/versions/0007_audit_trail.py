@@ -12,6 +12,7 @@ Revises: 0006
 Create Date: 2026-12-02
 """
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -180,11 +181,10 @@ events = sa.table(
 
 
 def _source(actor_id: str) -> str:
-    if actor_id.startswith("cli:") or actor_id == "cli":
-        return "cli"
+    """As commands.audit tells them apart: a Slack user ID, omi-bot itself, else the CLI."""
     if actor_id.startswith("omi-bot:"):
         return "system"
-    return "slack"
+    return "slack" if re.match(r"^[UW][A-Z0-9]+$", actor_id) else "cli"
 
 
 def _event(
