@@ -13,7 +13,7 @@ import click
 from cli.common import Ctx, pass_ctx, reported, table, when
 from commands import audit
 from commands.audit import AuditEvent
-from commands.errors import UserError
+from commands.errors import UserError, quoted
 
 CSV_COLUMNS = (
     "id",
@@ -47,7 +47,7 @@ def parse_since(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise UserError(
-            f"--since {text!r} is not a date: write it YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]."
+            f"--since {quoted(text)} is not a date: write it YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]."
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
