@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -11,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import listeners, views
@@ -18,30 +20,67 @@ from bot.app import BotSettings, create_app
 from bot.groups import Groups
 from bot.locale import Locales
 from bot.omis import OmiMenus
+from bot.texts import t
+from commands import deliveries
 from commands.bootstrap import Core
+from commands.errors import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
 
-class SeenTriggers:
-    """Trigger IDs (and event IDs) already handled. Slack sends the same trigger_id or
-    event_id again when it retries a delivery (X-Slack-Retry-Num over HTTP, retry_attempt over
-    Socket Mode); handling it twice would open two modals or post twice."""
+def delivery_of(body: object) -> tuple[str, str] | None:
+    """What names a delivery Slack may send again: its team and its trigger_id (slash
+    commands, clicks, submissions) or event_id (events). None for what carries neither
+    (options loads, closed modals), which are answered again harmlessly."""
+    if not isinstance(body, dict):
+        return None
+    ident = body.get("trigger_id") or body.get("event_id")
+    if not ident:
+        return None
+    team = body.get("team_id") or _id(body.get("team")) or _id(body.get("enterprise")) or ""
+    return str(team)[:32], str(ident)
 
-    def __init__(self, ttl: float = 600.0) -> None:
-        self.ttl = ttl
-        self._seen: dict[str, float] = {}
+
+def _id(part: object) -> str | None:
+    if not isinstance(part, dict) or not part.get("id"):
+        return None
+    return str(part["id"])
+
+
+class Redeliveries:
+    """Drops what Slack delivers again, on whichever replica it lands (the database holds
+    the deliveries taken, commands/deliveries.py); forgets the expired ones about once every
+    `purge_every` seconds, after an answer."""
+
+    def __init__(
+        self, core: Core, later: Callable[[Callable[[], None]], object], purge_every: float = 60
+    ) -> None:
+        self.core = core
+        self.later = later
+        self.purge_every = purge_every
+        self._next_purge = time.monotonic() + purge_every
         self._lock = threading.Lock()
 
-    def first_time(self, trigger_id: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {k: v for k, v in self._seen.items() if now - v < self.ttl}
-            if trigger_id in self._seen:
-                return False
-            self._seen[trigger_id] = now
+    def first_time(self, body: object) -> bool:
+        """DatabaseUnavailable when the database cannot tell."""
+        identity = delivery_of(body)
+        if identity is None:
             return True
+        taken = deliveries.first_delivery(self.core, *identity)
+        with self._lock:
+            due = time.monotonic() >= self._next_purge
+            if due:
+                self._next_purge = time.monotonic() + self.purge_every
+        if due:
+            self.later(self._purge)
+        return taken
+
+    def _purge(self) -> None:
+        try:
+            deliveries.purge_deliveries(self.core)
+        except Exception as exc:
+            # Only the type: messages of storage errors may embed connection URLs.
+            logger.warning("expired Slack deliveries not purged: %s", type(exc).__name__)
 
 
 class Later:
@@ -117,7 +156,7 @@ def install(
     groups = Groups()
     later = Later()
     omis = OmiMenus(lambda fn: later(fn, before_answers=True), views.omi_option)
-    seen = SeenTriggers()
+    seen = Redeliveries(core, later)
     app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
 
     @app.middleware
@@ -132,8 +171,12 @@ def install(
         context["groups"] = groups
         context["later"] = later
         context["omis"] = omis
-        trigger = body.get("trigger_id") or body.get("event_id") if isinstance(body, dict) else None
-        if trigger and not seen.first_time(str(trigger)):
+        try:
+            first = seen.first_time(body)
+        except DatabaseUnavailable:
+            logger.warning("database unreachable: Slack request answered with 'try again'")
+            return _try_again(body, context, locales, later)
+        if not first:
             logger.info(
                 "redelivered request ignored (retry %s)",
                 request.headers.get("x-slack-retry-num", ["-"])[0],
@@ -147,6 +190,46 @@ def install(
 
 def _acknowledged() -> Any:
     return BoltResponse(status=200, body="")
+
+
+def _try_again(
+    body: dict[str, Any], context: BoltContext, locales: Locales, later: Later
+) -> BoltResponse:
+    """The answer while the database is out of reach: the person is told, in their language,
+    that nothing was done and to try again (no 500, no wait); an event is refused so that
+    Slack delivers it again later."""
+    client = context.client
+    user = body.get("user_id") or _id(body.get("user"))
+    kind = "command" if body.get("command") else body.get("type")
+    if client is None or not user or kind not in ("command", "view_submission", "block_actions"):
+        return BoltResponse(status=503, body="")
+    lang = locales.language(client, str(user))
+    text = t(lang, "database_down")
+    if kind == "command":
+        return _json({"response_type": "ephemeral", "text": text})
+    if kind == "view_submission":
+        # Pushed over the form, which stays underneath as it was typed.
+        return _json({"response_action": "push", "view": views.refused(lang, text)})
+    trigger = str(body.get("trigger_id") or "")
+    in_modal = (body.get("container") or {}).get("type") == "view"
+
+    def show() -> None:
+        try:
+            if in_modal:
+                client.views_push(trigger_id=trigger, view=views.refused(lang, text))
+            else:
+                client.views_open(trigger_id=trigger, view=views.refused(lang, text))
+        except SlackApiError as exc:
+            logger.warning("could not tell a user to try again: %s", exc.response.get("error"))
+
+    later(show, before_answers=True)
+    return _acknowledged()
+
+
+def _json(answer: dict[str, Any]) -> BoltResponse:
+    return BoltResponse(
+        status=200, body=json.dumps(answer), headers={"content-type": "application/json"}
+    )
 
 
 def warm_up(core: Core) -> None:

@@ -269,7 +269,7 @@ def start_in_thread(
 
     thread = threading.Thread(target=run, name=f"omi-bot-http-{server.effective_port}", daemon=True)
     thread.start()
-    logger.info("serving Slack on http://%s:%d%s", host, server.effective_port, EVENTS_PATH)
+    logger.info("serving Slack on http://%s:%s%s", host, server.effective_port, EVENTS_PATH)
     return RunningServer(
         server=server,
         host=str(server.effective_host),

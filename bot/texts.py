@@ -24,6 +24,8 @@ EN: dict[str, str] = {
         "• `/omi help`: this help"
     ),
     "failed": "Something went wrong on our side; nothing was changed. Try again in a moment.",
+    "database_down": "omi-bot cannot reach its database right now; nothing was done. Try again "
+    "in a minute.",
     "no_products": "There is no product yet.",
     "products_title": "*Products*",
     "product_line": "*{name}* · product code `{code}` · last available version: {last} · "
@@ -234,6 +236,8 @@ FR: dict[str, str] = {
     ),
     "failed": "Un problème est survenu de notre côté ; rien n'a été modifié. Réessayez dans un "
     "instant.",
+    "database_down": "omi-bot ne peut pas joindre sa base de données pour le moment ; rien n'a "
+    "été fait. Réessayez dans une minute.",
     "no_products": "Il n'y a encore aucun produit.",
     "products_title": "*Produits*",
     "product_line": "*{name}* · product code `{code}` · dernière version disponible : {last} · "

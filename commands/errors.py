@@ -1,7 +1,8 @@
 """The two kinds of failure a person can be told about.
 
 A `UserError` is the asker's to fix (bad input, a rule of the seed): it changes nothing and is
-answered with one clear sentence. A `CloudError` comes from OUTSCALE or the infrastructure."""
+answered with one clear sentence. A `CloudError` comes from OUTSCALE or the infrastructure; a
+`DatabaseUnavailable`, from the database being out of reach for a while."""
 
 from __future__ import annotations
 
@@ -87,3 +88,8 @@ class CloudError(OmiError):
         self.code = code
         self.type = type_
         self.retryable = retryable
+
+
+class DatabaseUnavailable(OmiError):
+    """The database could not be reached (restarting, failing over, the network): nothing was
+    changed, and the same request may simply be tried again in a moment."""

@@ -297,6 +297,16 @@ audit_events = Table(
     Index("ix_audit_events_at", "at"),
 )
 
+# Slack deliveries already taken by one replica (trigger or event IDs), until they expire.
+slack_deliveries = Table(
+    "slack_deliveries",
+    metadata,
+    Column("team_id", String(32), primary_key=True),
+    Column("delivery_id", String(255), primary_key=True),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Index("ix_slack_deliveries_expires_at", "expires_at"),
+)
+
 mapper_registry = registry(metadata=metadata)
 _mapped = False
 

@@ -10,7 +10,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage import audit, drift, health, outbox, repository, unpublication
+from storage import audit, deliveries, drift, health, outbox, repository, unpublication
 from storage.db import is_sqlite
 from storage.orm import start_mappers
 
@@ -27,6 +27,7 @@ class UnitOfWork:
     drift: drift.DriftFindings
     health: health.Health
     audit: audit.AuditLog
+    deliveries: deliveries.Deliveries
 
     def __init__(self, session_factory: Callable[[], Session], *, sqlite: bool) -> None:
         self._session_factory = session_factory
@@ -44,6 +45,7 @@ class UnitOfWork:
         self.drift = drift.DriftFindings(self.session)
         self.health = health.Health(self.session)
         self.audit = audit.AuditLog(self.session)
+        self.deliveries = deliveries.Deliveries(self.session, sqlite=self._sqlite)
         return self
 
     def __exit__(

@@ -1,0 +1,162 @@
+"""Slack's redeliveries are recognised through the database, so that whichever replica a copy
+lands on drops it; and while the database is out of reach, a person is told to try again."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import timedelta
+
+from slack_bolt import App
+
+from bot import approvals
+from bot.runtime import delivery_of, install
+from commands.bootstrap import Core
+from commands.deliveries import EXPIRY, first_delivery, purge_deliveries
+from commands.errors import DatabaseUnavailable
+from commands.model import now
+from storage.orm import slack_deliveries
+from storage.uow import Database
+from tests.notifications.smtp_server import free_port
+from tests.slackfake import FakeSlackAPI
+from tests.slackfake.signing import SlackClient
+
+from .conftest import StartBot
+from .flows import texts
+
+
+def test_a_delivery_is_taken_once_per_team(core: Core) -> None:
+    assert first_delivery(core, "T1", "1.2.abc")
+    assert not first_delivery(core, "T1", "1.2.abc")
+    assert first_delivery(core, "T2", "1.2.abc")  # another workspace's ID
+    assert first_delivery(core, "T1", "1.2.abd")
+
+
+def test_an_expired_delivery_is_taken_again_and_purged(core: Core) -> None:
+    assert first_delivery(core, "T1", "Ev1")
+    assert first_delivery(core, "T1", "Ev2")
+    later = dataclasses.replace(core, clock=lambda: now() + EXPIRY + timedelta(seconds=1))
+    assert not first_delivery(core, "T1", "Ev1")
+    assert first_delivery(later, "T1", "Ev1")  # past its expiry, before any purge
+    assert not first_delivery(later, "T1", "Ev1")
+    # Ev2 has expired by then; Ev1 was taken again, so it stays.
+    assert purge_deliveries(later) == 1
+    with core.uow() as uow:
+        rows = uow.session.execute(slack_deliveries.select()).all()
+    assert [r.delivery_id for r in rows] == ["Ev1"]
+    assert not first_delivery(later, "T1", "Ev1")
+
+
+def test_deliveries_claimed_at_once_are_taken_by_one(core: Core) -> None:
+    results: list[bool] = []
+    start = threading.Barrier(8)
+
+    def claim() -> None:
+        start.wait()
+        results.append(first_delivery(core, "T1", "raced"))
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_what_names_a_delivery() -> None:
+    assert delivery_of({"team_id": "T1", "trigger_id": "tr", "command": "/omi"}) == ("T1", "tr")
+    assert delivery_of({"team": {"id": "T2"}, "trigger_id": "tr", "type": "view_submission"}) == (
+        "T2",
+        "tr",
+    )
+    assert delivery_of({"team_id": "T1", "event_id": "Ev9", "type": "event_callback"}) == (
+        "T1",
+        "Ev9",
+    )
+    assert delivery_of({"team": None, "enterprise": {"id": "E1"}, "trigger_id": "x"}) == (
+        "E1",
+        "x",
+    )
+    assert delivery_of({"type": "block_suggestion", "team": {"id": "T1"}}) is None
+
+
+def unreachable(core: Core) -> Core:
+    """The same core on a database that refuses every connection."""
+    from storage.db import make_engine
+
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/gone")
+    return dataclasses.replace(core, db=Database(engine))
+
+
+def test_an_unreachable_database_is_told_apart(core: Core) -> None:
+    down = unreachable(core)
+    try:
+        first_delivery(down, "T1", "x")
+    except DatabaseUnavailable as error:
+        assert "cannot be reached" in str(error)
+    else:
+        raise AssertionError("an unreachable database let the delivery through")
+
+
+def test_redelivery_to_another_app_on_the_same_database_is_dropped(
+    start_bot: StartBot, core: Core, product: str, fake_slack: FakeSlackAPI
+) -> None:
+    _, first = start_bot(lambda app: install(app, core))
+    _, second = start_bot(lambda app: install(app, core))
+    trigger = first.new_trigger_id()
+    assert first.slash_command("publish 0001", trigger_id=trigger).status_code == 200
+    fake_slack.wait_for("views.update")
+    again = second.slash_command("publish 0001", trigger_id=trigger, retry_num=1)
+    assert again.status_code == 200 and again.text == ""
+    assert len(fake_slack.calls_to("views.open")) == 1
+
+
+def _down_bot(start_bot: StartBot, core: Core) -> SlackClient:
+    def register(app: App) -> None:
+        install(app, unreachable(core))
+
+    return start_bot(register)[1]
+
+
+def test_database_down_a_command_is_told_to_try_again_in_french(
+    start_bot: StartBot, core: Core, fake_slack: FakeSlackAPI
+) -> None:
+    fake_slack.set_user("UFR", locale="fr-FR")
+    slack = _down_bot(start_bot, core)
+    answer = slack.slash_command("publish 0001", user_id="UFR")
+    assert answer.status_code == 200
+    assert answer.json()["response_type"] == "ephemeral"
+    assert "Réessayez dans une minute" in answer.json()["text"]
+    assert fake_slack.calls_to("views.open") == []
+
+
+def test_database_down_a_submission_pushes_a_notice_over_the_form(
+    start_bot: StartBot, core: Core, fake_slack: FakeSlackAPI
+) -> None:
+    slack = _down_bot(start_bot, core)
+    answer = slack.view_submission(
+        {"callback_id": "version_form", "private_metadata": "{}"}, user_id="U1"
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["response_action"] == "push"
+    assert "Try again in a minute" in texts(body["view"])
+
+
+def test_database_down_a_click_opens_a_notice(
+    start_bot: StartBot, core: Core, fake_slack: FakeSlackAPI
+) -> None:
+    slack = _down_bot(start_bot, core)
+    answer = slack.block_action(approvals.APPROVE_ACTION, "1", user_id="URM1")
+    assert answer.status_code == 200 and answer.text == ""
+    (opened,) = fake_slack.wait_for("views.open")
+    assert "Try again in a minute" in texts(opened.params["view"])
+
+
+def test_database_down_an_event_is_left_for_slack_to_deliver_again(
+    start_bot: StartBot, core: Core, fake_slack: FakeSlackAPI
+) -> None:
+    slack = _down_bot(start_bot, core)
+    answer = slack.event({"type": "app_home_opened", "user": "U1", "tab": "home"})
+    assert answer.status_code == 503
+    assert fake_slack.calls_to("views.publish") == []
