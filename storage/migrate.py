@@ -78,6 +78,10 @@ def at_head(engine: Engine) -> bool:
         return current_heads(connection) == heads()
 
 
+# Any constant: with the schema's name, the key of the advisory lock upgrades take on PostgreSQL.
+UPGRADE_LOCK = 0x0_6D_69_62  # "omib"
+
+
 def upgrade(engine: Engine) -> None:
     if at_head(engine):
         return
@@ -85,5 +89,12 @@ def upgrade(engine: Engine) -> None:
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together would each create the same tables; they take turns
+            # instead, and the later ones find the schema at head. Released at commit. Keyed
+            # on the schema too: installs in other schemas of the database do not wait.
+            connection.exec_driver_sql(
+                f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK}, hashtext(current_schema()))"
+            )
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
