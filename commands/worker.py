@@ -23,6 +23,7 @@ from commands import deprecation, drift, drift_repair, health, lifecycle, pipeli
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, JobState
+from storage.db import unreachable
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("omi_bot.worker")
@@ -89,6 +90,7 @@ class Worker:
         self._running: Job | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._last_tick = 0.0  # time.monotonic() of the clock's last call of tick()
+        self._away = False
 
     # -- stopping -------------------------------------------------------------------------
     @property
@@ -172,6 +174,10 @@ class Worker:
         except Stopping:
             self.give_back(job)
         except Exception as error:  # every failure is recorded on the job, never lost
+            if unreachable(error):
+                # Nothing can be recorded now: the job keeps its lease, which runs out, and it
+                # is taken again once the database is back.
+                raise
             self._failed(job, error)
         finally:
             self._running = None
@@ -234,16 +240,22 @@ class Worker:
 
     # -- the loop -------------------------------------------------------------------------
     def tick(self, max_jobs: int = 200) -> int:
-        """Runs the jobs due now, then delivers what the outbox holds. Returns the work done."""
+        """Runs the jobs due now, then delivers what the outbox holds. Returns the work done.
+
+        While the database is out of reach a tick does nothing and says so once; the next
+        tick after it is back carries on (broken connections are replaced before use). A job
+        cut off in the middle keeps its lease until it runs out, then is taken again."""
         self._last_tick = time.monotonic()
         if not self._tick_lock.acquire(blocking=False):
             return 0  # the previous tick is still running
+        done = 0
         try:
-            done = 0
             try:
                 # Schedules whose moment has come become jobs, run just below.
                 deprecation.promote_due(self.core)
-            except Exception:
+            except Exception as error:
+                if unreachable(error):
+                    raise
                 log.exception("due schedules could not be read; will try again on the next tick")
             while done < max_jobs and not self.stopping and self.run_one():
                 done += 1
@@ -252,11 +264,36 @@ class Worker:
                     break
                 try:
                     done += deliver()
-                except Exception:
+                except Exception as error:
+                    if unreachable(error):
+                        raise
                     log.exception("delivery failed; will try again on the next tick")
+            self._database_back()
+            return done
+        except Exception as error:
+            if not self._database_away(error):
+                raise
             return done
         finally:
             self._tick_lock.release()
+
+    def _database_away(self, error: BaseException) -> bool:
+        """Whether `error` is the database being out of reach; said once per outage."""
+        if not unreachable(error):
+            return False
+        if not self._away:
+            self._away = True
+            log.warning(
+                "worker %s: the database cannot be reached (%s); waiting for it",
+                self.name,
+                type(error).__name__,
+            )
+        return True
+
+    def _database_back(self) -> None:
+        if self._away:
+            self._away = False
+            log.info("worker %s: the database is reachable again", self.name)
 
     def run_until(self, done: Callable[[], bool], timeout: float) -> bool:
         """Works until `done()` (for --wait); False if the time ran out first."""
@@ -334,7 +371,9 @@ class Worker:
     def _enqueue_drift_check(self) -> None:
         try:
             drift.enqueue_check(self.core)
-        except Exception:
+        except Exception as error:
+            if self._database_away(error):
+                return
             log.exception("the drift check could not be queued; will try at the next interval")
 
     def start_background(self) -> BackgroundScheduler:

@@ -14,7 +14,13 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A connection that cannot be made within seconds fails instead of hanging: a Slack
+    # request waits on the database before its answer, and Slack waits 3 seconds. The URL's own
+    # ?connect_timeout= wins. pool_pre_ping replaces connections a restart has broken.
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 2}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+    )
 
 
 def _sqlite_engine(url: str) -> Engine:
