@@ -221,6 +221,8 @@ def _try_again(
                 client.views_open(trigger_id=trigger, view=views.refused(lang, text))
         except SlackApiError as exc:
             logger.warning("could not tell a user to try again: %s", exc.response.get("error"))
+        except OSError as exc:  # Slack unreachable too
+            logger.warning("could not tell a user to try again: %s", type(exc).__name__)
 
     later(show, before_answers=True)
     return _acknowledged()

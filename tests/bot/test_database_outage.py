@@ -87,8 +87,8 @@ def test_serve_and_worker_ride_out_a_database_outage(
     worker = start_omi(["-v", "worker"], env, tmp_path, name="worker")
     processes += [serve, worker]
     url = f"http://127.0.0.1:{port}"
-    serve.wait_http(url + "/healthz", timeout=60)
-    worker.wait_log("started", timeout=60)
+    serve.wait_http(url + "/healthz", timeout=180)
+    worker.wait_log("started", timeout=180)
     fake_slack.set_user("UFR", locale="fr-FR")
     services.selectable_omis(core, "0001")  # the test's own OUTSCALE gateway, built now
     slack = SlackClient(url, SIGNING_SECRET, response_urls=fake_slack.response_url)

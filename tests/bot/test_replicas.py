@@ -67,7 +67,7 @@ def replicas(
             out.append((process, f"http://127.0.0.1:{port}"))
         clients = []
         for process, url in out:
-            process.wait_http(url + "/healthz", timeout=60)
+            process.wait_http(url + "/healthz", timeout=180)
             clients.append(
                 (process, SlackClient(url, SIGNING_SECRET, response_urls=fake_slack.response_url))
             )
