@@ -2,8 +2,8 @@
 `omi-bot worker`: a loopback proxy between them and PostgreSQL drops every connection and
 leaves new ones unanswered for OUTAGE_SECONDS (a shorter outage than a real failover's 30
 seconds, the same for omi-bot: every connection is gone and new ones hang). Meanwhile Slack is
-answered at once with "try again" in the user's language, never a 500 or a hang; afterwards
-both processes carry on by themselves."""
+answered at once with "try again" in the user's language, never a 500 or a hang, and /readyz
+says not ready; afterwards both processes carry on by themselves."""
 
 from __future__ import annotations
 
@@ -109,12 +109,15 @@ def test_serve_and_worker_ride_out_a_database_outage(
     assert "Réessayez dans une minute" in answer.json()["text"]
     assert len(fake_slack.calls_to("views.open")) == 1  # no modal for what could not be done
     assert requests.get(url + "/healthz", timeout=10).status_code == 503
+    ready = requests.get(url + "/readyz", timeout=10)
+    assert ready.status_code == 503 and ready.json()["database"] is False
     worker.wait_log("the database cannot be reached", timeout=30)
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - cut_at)))
     assert sandbox.sandbox.calls_to("CreateImage") == []  # the worker could not take the job
     outage.restore()
 
     serve.wait_http(url + "/healthz", timeout=30)
+    serve.wait_http(url + "/readyz", timeout=30)  # ready again, by itself
     assert slack.slash_command("publish 0001", user_id="UFR").status_code == 200
     _wait(lambda: len(fake_slack.calls_to("views.open")) == 2)
     _wait(
