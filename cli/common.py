@@ -138,3 +138,18 @@ class LazyGroup(click.Group):
             limit = formatter.width - 6 - max(len(name) for name, _ in rows)
             with formatter.section("Commands"):
                 formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
+
+def form_options(fn: F) -> F:
+    for option in reversed(
+        [
+            click.option("--software-version", help="Software version (default: the last one's)."),
+            click.option("--os", "operating_system", help="Operating system."),
+            click.option(
+                "--software-base", multiple=True, help="A software base element (repeat)."
+            ),
+            click.option("--instructions", help="Instructions for use."),
+        ]
+    ):
+        fn = option(fn)
+    return fn

@@ -7,6 +7,7 @@ import json
 import click
 
 from cli.common import Ctx, F, operator, pass_ctx, reported, table, when
+from cli.requests import products_request_unpublish
 from cli.versions import ON_HELP, wait_for
 from commands import services
 from commands.errors import UserError, quoted
@@ -60,6 +61,9 @@ def retention(keep: int | None) -> int | services.Unset | None:
 @click.group()
 def products() -> None:
     """Products: list, add, set, unpublish."""
+
+
+products.add_command(products_request_unpublish)
 
 
 @products.command("list")

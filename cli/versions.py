@@ -8,14 +8,35 @@ from typing import Any
 
 import click
 
-from cli.common import Ctx, F, LazyGroup, operator, pass_ctx, reported, table, when, who
+from cli.common import (
+    Ctx,
+    LazyGroup,
+    form_options,
+    operator,
+    pass_ctx,
+    reported,
+    table,
+    when,
+    who,
+)
 from commands import audit, services
 from commands.bootstrap import Core
-from commands.errors import CloudError, OmiError
+from commands.config import Settings
+from commands.errors import CloudError, OmiError, UserError
 from commands.model import Status, Unpublication, Version, VersionForm
 
 # Verbs of their own module, imported when they run.
 VERSIONS_LAZY: dict[str, tuple[str, str, str]] = {
+    "request": (
+        "cli.requests",
+        "versions_request",
+        "Ask the release managers to publish a new version.",
+    ),
+    "request-unpublish": (
+        "cli.requests",
+        "versions_request_unpublish",
+        "Ask the release managers to unpublish a version, at once or on a date (R7, R8).",
+    ),
     "preview": (
         "cli.preview",
         "versions_preview",
@@ -188,26 +209,16 @@ def versions_show(ctx: Ctx, version_id: str, as_json: bool) -> None:
         click.echo(f"  {when(e.at)}  {e.kind.value:<19} {actor}" + (f" — {what}" if what else ""))
 
 
-def form_options(fn: F) -> F:
-    for option in reversed(
-        [
-            click.option("--software-version", help="Software version (default: the last one's)."),
-            click.option("--os", "operating_system", help="Operating system."),
-            click.option(
-                "--software-base", multiple=True, help="A software base element (repeat)."
-            ),
-            click.option("--instructions", help="Instructions for use."),
-        ]
-    ):
-        fn = option(fn)
-    return fn
-
-
 @versions.command("publish")
 @click.argument("product_code")
 @click.option("--omi", required=True, help="The OMI's ID or name.")
 @click.option("--release-note", required=True)
 @form_options
+@click.option(
+    "--no-approval",
+    is_flag=True,
+    help="Publish with no release manager approving; only where OMI_ALLOW_DIRECT=1.",
+)
 @click.option("--wait", is_flag=True, help="Stay until the version is published or failed.")
 @click.option("--timeout", default=1800.0, show_default=True)
 @pass_ctx
@@ -221,10 +232,19 @@ def versions_publish(
     operating_system: str | None,
     software_base: tuple[str, ...],
     instructions: str | None,
+    no_approval: bool,
     wait: bool,
     timeout: float,
 ) -> None:
-    """Publish a new version. Fields not given come from the last created version (R3)."""
+    """Publish a new version at once, with no approval (--no-approval, where the installation
+    sets OMI_ALLOW_DIRECT=1); `versions request` asks the release managers instead. Fields
+    not given come from the last created version (R3)."""
+    if not no_approval or not Settings.from_env().allow_direct:
+        raise UserError(
+            "versions publish publishes with no approval: it needs --no-approval, and "
+            "OMI_ALLOW_DIRECT=1 set for this installation. To ask the release managers, run "
+            "`omi-bot versions request CODE --omi … --release-note …`."
+        )
     form = VersionForm(
         omi=omi,
         software_version=software_version or "",

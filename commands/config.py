@@ -53,6 +53,9 @@ class Settings:
     copy_timeout_seconds: float = 3600.0
     # How often the cloud is compared with the Versions table (0: never by itself).
     drift_interval_seconds: float = 3600.0
+    # `versions publish --no-approval` (publishing with nobody approving) is refused unless the
+    # installation allows it with OMI_ALLOW_DIRECT=1.
+    allow_direct: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -101,4 +104,5 @@ class Settings:
             drift_interval_seconds=_float(
                 env, "OMI_DRIFT_INTERVAL_SECONDS", cls.drift_interval_seconds
             ),
+            allow_direct=(env.get("OMI_ALLOW_DIRECT") or "").strip() == "1",
         )

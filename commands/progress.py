@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from commands.model import OutboxItem, Version
+from commands.model import OutboxItem, Version, slack_user_id
 from commands.notifications.slack_text import mrkdwn
 from storage.uow import UnitOfWork
 
@@ -44,7 +44,8 @@ def stage(
             payload={
                 "text": progress_text(language, version, reached, detail),
                 "thread_ts": str(ts),
-                "notify_user": request.requested_by,
+                # A request from the CLI has its thread but nobody in Slack to tell directly.
+                "notify_user": slack_user_id(request.requested_by) or "",
             },
             at=at,
         )

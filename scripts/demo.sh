@@ -29,6 +29,8 @@ export OMI_DATABASE_URL="sqlite:///$PWD/demo/omi-bot.db"
 export OMI_MAILDIR="$PWD/demo/mail"
 export OMI_MAIL_FROM="Marketplace notices <omi-bot@example.com>"
 export OMI_COPY_POLL_SECONDS=0.5
+# No Slack here to approve in: the demo publishes directly, which the installation must allow.
+export OMI_ALLOW_DIRECT=1
 
 for _ in $(seq 1 50); do
   python -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null && break
@@ -41,11 +43,11 @@ step omi-bot db upgrade
 step omi-bot catalog apply examples/catalog.toml
 step omi-bot products list
 step omi-bot omis list 0001
-step omi-bot versions publish 0001 --omi debian-12-nginx-1.24 --software-version 1.24 \
+step omi-bot versions publish --no-approval 0001 --omi debian-12-nginx-1.24 --software-version 1.24 \
   --os "Debian 12" --software-base nginx-1.24 --software-base openssl-3.0 \
   --release-note "First release: nginx 1.24 on Debian 12." \
   --instructions "Log in as outscale with your key pair." --wait
-step omi-bot versions publish 0001 --omi ami-5e11e002 --software-version 1.26 \
+step omi-bot versions publish --no-approval 0001 --omi ami-5e11e002 --software-version 1.26 \
   --software-base nginx-1.26 --software-base openssl-3.0 \
   --release-note "nginx 1.26: HTTP/3 enabled, security fixes." --wait
 first=$(omi-bot versions list 0001 --json | python -c \

@@ -133,7 +133,9 @@ requests = Table(
     Column("reason", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("surface", JSON, nullable=False, default=dict),
+    Column("idempotency_key", String(200)),
     Index("ix_requests_state", "state"),
+    Index("ux_requests_idempotency_key", "idempotency_key", unique=True),
     Index("ix_requests_requested_by", "requested_by"),
 )
 

@@ -151,6 +151,28 @@ class Requests:
             stmt = stmt.with_for_update()
         return self.session.scalars(stmt).first()
 
+    def add_once(self, request: Request) -> Request:
+        """Adds the request, unless another transaction wrote one with the same idempotency
+        key first (the key is unique): that one is returned instead."""
+        if request.idempotency_key is None:
+            self.add(request)
+            return request
+        try:
+            with self.session.begin_nested():
+                self.session.add(request)
+                self.session.flush()
+        except IntegrityError:
+            existing = self.by_key(request.idempotency_key)
+            if existing is None:
+                raise
+            return existing
+        return request
+
+    def by_key(self, idempotency_key: str) -> Request | None:
+        return self.session.scalars(
+            select(Request).where(requests.c.idempotency_key == idempotency_key)
+        ).first()
+
     def pending(self, product_codes: Sequence[str] | None = None) -> list[Request]:
         stmt = select(Request).where(requests.c.state == RequestState.PENDING.value)
         if product_codes is not None:

@@ -19,11 +19,11 @@ from bot import approvals, views
 from bot.groups import Groups
 from bot.locale import Locales
 from bot.omis import OmiMenus
-from bot.texts import t
+from bot.requests import request_message
 from commands import services
 from commands.bootstrap import Core
 from commands.errors import OmiError
-from commands.model import Actor, Request, RequestKind
+from commands.model import Actor, Request, slack_user_id
 from commands.notifications.slack_text import Escaped, mrkdwn
 
 logger = logging.getLogger("bot.listeners")
@@ -79,7 +79,10 @@ def open_loading(client: WebClient, trigger_id: str) -> tuple[str, str]:
 
 
 def tell(client: WebClient, user_id: str, text: str, channel: str | None = None) -> None:
-    """An answer only this user sees: ephemeral where they are, else a direct message."""
+    """An answer only this user sees: ephemeral where they are, else a direct message. A
+    requester who asked from the CLI has no Slack user to message."""
+    if not channel and slack_user_id(user_id) is None:
+        return
     try:
         if channel:
             client.chat_postEphemeral(channel=channel, user=user_id, text=text)
@@ -98,17 +101,7 @@ def post_request(
 ) -> None:
     """Shows the request where the product's release managers are and remembers where."""
     product, _ = services.new_form(core, request.product_code)
-    audience = services.audience(core, product.code)
-    previous = product.last_created_version() if request.kind is RequestKind.PUBLISH else None
-    version = (
-        product.version(request.version_id)
-        if request.kind is RequestKind.UNPUBLISH and request.version_id
-        else None
-    )
-    blocks = approvals.request_blocks(
-        lang, request, product, audience, previous=previous, version=version
-    )
-    text = t(lang, "sent_for_approval", id=request.id, code=product.code)
+    text, blocks = request_message(core, request, lang)
     places = [product.approval_channel] if product.approval_channel else []
     if not places:
         for manager in product.release_managers:

@@ -5,7 +5,16 @@ Plain Python: storage maps these classes to tables (storage/orm.py), nothing her
 Every method that enforces one of DESIGN.md's rules names it (R1–R9). The package's modules follow
 the seed's words; this module is their one public face."""
 
-from commands.model.approvals import Actor, Request, RequestKind, RequestState
+from commands.model.approvals import (
+    CLI_PREFIX,
+    MAX_REQUESTER_NAME,
+    Actor,
+    Request,
+    RequestKind,
+    RequestState,
+    check_idempotency_key,
+    slack_user_id,
+)
 from commands.model.drift import Difference, DriftKind, Finding, Seen, compare
 from commands.model.names import (
     NAME_MAX,
@@ -40,7 +49,9 @@ from commands.model.work import Heartbeat, Job, JobState, OutboxItem, OutboxStat
 
 __all__ = [
     "ACCOUNT_ID",
+    "CLI_PREFIX",
     "LIMITS",
+    "MAX_REQUESTER_NAME",
     "MAX_SOFTWARE_BASE",
     "NAME_MAX",
     "OMI_ID",
@@ -73,6 +84,7 @@ __all__ = [
     "Version",
     "VersionForm",
     "check_account_id",
+    "check_idempotency_key",
     "check_name",
     "check_product_code",
     "check_slack_channel",
@@ -81,5 +93,6 @@ __all__ = [
     "compare",
     "new_version_id",
     "now",
+    "slack_user_id",
     "typed",
 ]

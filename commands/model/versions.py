@@ -69,6 +69,20 @@ def typed(value: str) -> str:
     return _CONTROL.sub("", value.replace("\r\n", "\n"))
 
 
+def _utf8(value: str) -> bool:
+    """Bytes that were not UTF-8 reach Python as lone surrogates (a command line decodes them
+    so, JSON's escapes can carry them); no database or mail takes them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
 def new_version_id() -> str:
     return "ver-" + secrets.token_hex(5)
 
@@ -122,13 +136,19 @@ class VersionForm:
             instructions=typed(self.instructions).strip(),
         )
         errors: dict[str, str] = {}
-        if not form.release_note:
+        for name in ("omi", "software_version", "operating_system", "release_note", "instructions"):
+            if not _utf8(getattr(form, name)):
+                errors[name] = f"{_label(name)} is not valid UTF-8 text."
+        if not all(_utf8(item) for item in form.software_base):
+            errors["software_base"] = "The software base is not valid UTF-8 text."
+        if not form.release_note and "release_note" not in errors:
             errors["release_note"] = "A release note is required."
         for name in ("software_version", "operating_system", "release_note", "instructions"):
             value = getattr(form, name)
-            if len(value) > LIMITS[name]:
-                label = name.replace("_", " ").capitalize()
-                errors[name] = f"{label} is {len(value)} characters long; {LIMITS[name]} at most."
+            if len(value) > LIMITS[name] and name not in errors:
+                errors[name] = (
+                    f"{_label(name)} is {len(value)} characters long; {LIMITS[name]} at most."
+                )
         if len(form.software_base) > MAX_SOFTWARE_BASE:
             errors["software_base"] = (
                 f"The software base lists {MAX_SOFTWARE_BASE} elements at most."

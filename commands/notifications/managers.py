@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from commands.model import OutboxItem, Product, Version
+from commands.model import OutboxItem, Product, Version, slack_user_id
 from commands.notifications.slack_text import Escaped, clip_mrkdwn, mrkdwn, plain
 from storage.uow import UnitOfWork
 
@@ -233,7 +233,7 @@ def post(
     if thread is not None:
         places = [thread.channel]
         extra["thread_ts"] = thread.ts
-        if notify_requester:
+        if notify_requester and slack_user_id(thread.requester):
             extra["notify_user"] = thread.requester
     uow.outbox.add_all(
         [

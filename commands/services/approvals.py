@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from commands import audit
 from commands.audit import Kind
 from commands.bootstrap import Core
-from commands.errors import FormErrors, NotFound, UserError
+from commands.errors import FormErrors, NotFound, UserError, quoted
 from commands.model import (
     Actor,
     Omi,
@@ -21,8 +22,10 @@ from commands.model import (
     Unpublication,
     Version,
     VersionForm,
+    check_idempotency_key,
     typed,
 )
+from commands.notifications import managers
 from commands.retention import RETENTION
 from commands.services.products import find_omi, get_product, get_version
 from commands.services.publication import check_publication, start_publication
@@ -42,10 +45,21 @@ def check_request(core: Core, product_code: str, form: VersionForm) -> VersionFo
 
 
 def request_publication(
-    core: Core, product_code: str, form: VersionForm, *, requested_by: str, name: str = ""
+    core: Core,
+    product_code: str,
+    form: VersionForm,
+    *,
+    requested_by: str,
+    name: str = "",
+    idempotency_key: str | None = None,
 ) -> Request:
     """The Version form was submitted: a release manager must now proceed with publication.
-    Anyone may ask. `name` is the requester's, for the audit trail."""
+    Anyone may ask. `name` is the requester's, for the audit trail. With `idempotency_key`,
+    the request asked before with that key is returned as it is instead of a second one."""
+    if idempotency_key is not None:
+        existing = asked_before(core, idempotency_key, RequestKind.PUBLISH, product_code)
+        if existing is not None:
+            return existing
     _, completed, _ = check_publication(core, product_code, form)
     with core.uow() as uow:
         request = Request(
@@ -54,11 +68,35 @@ def request_publication(
             requested_by=requested_by,
             at=core.clock(),
             form=completed,
+            idempotency_key=idempotency_key,
         )
-        uow.requests.add(request)
+        return _added(uow, request, name)
+
+
+def asked_before(
+    core: Core, idempotency_key: str, kind: RequestKind, product_code: str
+) -> Request | None:
+    """The request asked with this key, if any. A key names one request: reusing it for
+    another kind of request or another product is refused."""
+    check_idempotency_key(idempotency_key)
+    with core.uow() as uow:
+        request = uow.requests.by_key(idempotency_key)
+    if request is not None and (request.kind, request.product_code) != (kind, product_code):
+        raise UserError(
+            f"The idempotency key {quoted(idempotency_key)} is that of request {request.id} "
+            f"({request.kind.value} of product {request.product_code}); give another key."
+        )
+    return request
+
+
+def _added(uow: UnitOfWork, request: Request, name: str) -> Request:
+    """Adds the request and its audit event, or returns the one a concurrent run with the
+    same idempotency key added first (whose event is already written)."""
+    added = uow.requests.add_once(request)
+    if added is request:
         _requested(uow, request, name)
-        uow.commit()
-        return request
+    uow.commit()
+    return added
 
 
 def _requested(uow: UnitOfWork, request: Request, name: str) -> None:
@@ -87,9 +125,17 @@ def request_unpublish(
     on: date | None = None,
     groups: Iterable[str] = (),
     name: str = "",
+    idempotency_key: str | None = None,
 ) -> Request:
     """Asks to unpublish a version at once (`on` None: only without a notice period, and only
-    a release manager may ask) or on a date at least the notice period away."""
+    a release manager may ask) or on a date at least the notice period away. With
+    `idempotency_key`, the request asked before with that key is returned as it is."""
+    if idempotency_key is not None:
+        with core.uow() as uow:
+            code = get_version(uow, version_id).product_code
+        existing = asked_before(core, idempotency_key, RequestKind.UNPUBLISH, code)
+        if existing is not None:
+            return existing
     with core.uow() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code)
@@ -98,7 +144,7 @@ def request_unpublish(
         product.check_unpublish_date(
             on,
             today(core),
-            release_manager=product.is_release_manager(Actor.slack_user(requested_by, groups)),
+            release_manager=product.is_release_manager(Actor.of(requested_by, groups)),
         )
         check_schedulable(uow, product, version, on)
         request = Request(
@@ -108,11 +154,9 @@ def request_unpublish(
             requested_by=requested_by,
             at=core.clock(),
             unpublish_on=on,
+            idempotency_key=idempotency_key,
         )
-        uow.requests.add(request)
-        _requested(uow, request, name)
-        uow.commit()
-        return request
+        return _added(uow, request, name)
 
 
 def request_unpublish_product(
@@ -123,15 +167,20 @@ def request_unpublish_product(
     on: date | None = None,
     groups: Iterable[str] = (),
     name: str = "",
+    idempotency_key: str | None = None,
 ) -> Request:
     """Asks to unpublish every version of a product (R9), at once or on a date."""
+    if idempotency_key is not None:
+        existing = asked_before(core, idempotency_key, RequestKind.UNPUBLISH_PRODUCT, product_code)
+        if existing is not None:
+            return existing
     with core.uow() as uow:
         product = get_product(uow, product_code)
         product.check_unpublishable_product()
         product.check_unpublish_date(
             on,
             today(core),
-            release_manager=product.is_release_manager(Actor.slack_user(requested_by, groups)),
+            release_manager=product.is_release_manager(Actor.of(requested_by, groups)),
         )
         check_schedulable(uow, product, None, on)
         request = Request(
@@ -140,11 +189,9 @@ def request_unpublish_product(
             requested_by=requested_by,
             at=core.clock(),
             unpublish_on=on,
+            idempotency_key=idempotency_key,
         )
-        uow.requests.add(request)
-        _requested(uow, request, name)
-        uow.commit()
-        return request
+        return _added(uow, request, name)
 
 
 def get_request(core: Core, request_id: int) -> Request:
@@ -311,6 +358,30 @@ def reject(core: Core, request_id: int, *, by: Actor, reason: str) -> Request:
         _decided(uow, request, by, Kind.REJECTED)
         uow.commit()
         return request
+
+
+def queue_for_approval(
+    core: Core, request_id: int, text: str, blocks: list[dict[str, Any]], language: str = "en"
+) -> None:
+    """A request asked outside Slack (the CLI) is posted by a worker from the outbox, to the
+    product's approval channel or to each release manager; the posts become the request's
+    messages, updated in place once it is decided. Queued once: a second call changes
+    nothing."""
+    with core.uow() as uow:
+        request = _locked_request(uow, request_id)
+        product = get_product(uow, request.product_code)
+        managers.post(
+            uow,
+            product,
+            managers.Message(text, blocks),
+            event="request",
+            key=str(request.id),
+            at=core.clock(),
+            language=language,
+            version_id=request.version_id,
+            request_id=request.id,
+        )
+        uow.commit()
 
 
 def record_surface(core: Core, request_id: int, surface: dict[str, object]) -> None:

@@ -33,6 +33,7 @@ def cli(database_url: str, osc_config: Path, tmp_path: Path, monkeypatch: pytest
         "OMI_OSC_MAX_RETRIES": "1",
         "OMI_OSC_RETRY_BACKOFF": "0.01",
         "OMI_DEBUG": "",
+        "OMI_ALLOW_DIRECT": "1",
     }
     monkeypatch.chdir(tmp_path)  # no stray .env is read
     runner = CliRunner()
@@ -69,6 +70,7 @@ def test_publish_wait_list_show_unpublish(cli) -> None:
     first = cli(
         "versions",
         "publish",
+        "--no-approval",
         "0001",
         "--omi",
         OMI_1,
@@ -87,6 +89,7 @@ def test_publish_wait_list_show_unpublish(cli) -> None:
     second = cli(
         "versions",
         "publish",
+        "--no-approval",
         "0001",
         "--omi",
         "debian-12-nginx-1.26",
@@ -123,6 +126,7 @@ def test_modify_changes_only_what_is_given(cli) -> None:
     cli(
         "versions",
         "publish",
+        "--no-approval",
         "0001",
         "--omi",
         OMI_1,
@@ -149,9 +153,21 @@ def test_modify_changes_only_what_is_given(cli) -> None:
     [
         (("versions", "list", "nope"), "no product with product code 'nope'"),
         (("versions", "show", "ver-0000000000"), "no version"),
-        (("versions", "publish", "0001", "--omi", OMI_NO_CODE, "--release-note", "x"), "R2"),
         (
-            ("versions", "publish", "0001", "--omi", OMI_1, "--release-note", " "),
+            (
+                "versions",
+                "publish",
+                "--no-approval",
+                "0001",
+                "--omi",
+                OMI_NO_CODE,
+                "--release-note",
+                "x",
+            ),
+            "R2",
+        ),
+        (
+            ("versions", "publish", "--no-approval", "0001", "--omi", OMI_1, "--release-note", " "),
             "release note is required",
         ),
         (
@@ -168,7 +184,17 @@ def test_user_errors_exit_2_with_one_line_and_change_nothing(cli, args, expected
 
 
 def test_r7_refusal_exit_2(cli) -> None:
-    cli("versions", "publish", "0001", "--omi", OMI_1, "--release-note", "only", "--wait")
+    cli(
+        "versions",
+        "publish",
+        "--no-approval",
+        "0001",
+        "--omi",
+        OMI_1,
+        "--release-note",
+        "only",
+        "--wait",
+    )
     vid = json.loads(cli("versions", "list", "0001", "--json").output)["versions"][0]["id"]
     result = cli("versions", "unpublish", vid)
     assert result.exit_code == 2
@@ -213,7 +239,17 @@ def test_migrations_match_the_models(database_url: str) -> None:
 
 def test_unpublish_on_a_date_shows_in_the_table_and_is_cancelled(cli) -> None:
     for omi in (OMI_1, "debian-12-nginx-1.26"):
-        done = cli("versions", "publish", "0001", "--omi", omi, "--release-note", "n", "--wait")
+        done = cli(
+            "versions",
+            "publish",
+            "--no-approval",
+            "0001",
+            "--omi",
+            omi,
+            "--release-note",
+            "n",
+            "--wait",
+        )
         assert done.exit_code == 0, done.stderr
     set_notice = cli("products", "set", "0001", "--notice-days", "14", "--reminder-days", "3")
     assert set_notice.exit_code == 0, set_notice.stderr
@@ -260,7 +296,15 @@ def test_unpublish_on_a_date_shows_in_the_table_and_is_cancelled(cli) -> None:
 def test_drift_check_exits_3_on_drift_and_repair_waits(cli, sandbox: SandboxServer) -> None:
     assert (
         cli(
-            "versions", "publish", "0001", "--omi", OMI_1, "--release-note", "n", "--wait"
+            "versions",
+            "publish",
+            "--no-approval",
+            "0001",
+            "--omi",
+            OMI_1,
+            "--release-note",
+            "n",
+            "--wait",
         ).exit_code
         == 0
     )
