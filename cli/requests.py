@@ -160,6 +160,11 @@ def _ask(
     help="A TOML or JSON file of the Version form's fields; options given override it.",
 )
 @request_options
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every rule and the OMI in the cloud, print the preview, and ask nothing.",
+)
 @pass_ctx
 @reported
 def versions_request(
@@ -177,6 +182,7 @@ def versions_request(
     wait_decision: bool,
     timeout: float,
     as_json: bool,
+    dry_run: bool,
 ) -> None:
     """Ask the release managers to publish a new version. The request is the one the Version
     form makes in Slack; fields not given come from the last created version (R3)."""
@@ -193,6 +199,14 @@ def versions_request(
     if not form.omi.strip():
         raise UserError("Say which OMI to publish: --omi, or `omi` in the form file.")
     core = ctx.core
+    if dry_run:
+        from cli.preview import echo_preview
+        from commands.notifications.mail import LANGUAGES
+        from commands.preview import preview_publication
+
+        echo_preview(preview_publication(core, product_code, form, requested_by=by.id), LANGUAGES)
+        click.echo("Dry run: every rule holds; nothing was asked or written.", err=True)
+        return
     key = idempotency_key or f"publish:{product_code}:{form.omi.strip()}"
 
     def make(key: str) -> Request:

@@ -51,7 +51,10 @@ def test_the_cli_leaves_its_operations_on_record(cli) -> None:  # noqa: F811
 
 
 def _published(cli, omi: str) -> str:  # noqa: F811
-    done = cli("versions", "publish", "0001", "--omi", omi, "--release-note", "note", "--wait")
+    done = cli(
+        "versions", "publish", "--no-approval", "0001", "--omi", omi, "--release-note", "note",
+        "--wait",
+    )
     assert done.exit_code == 0, done.stderr
     return _last_id(cli)
 
