@@ -111,6 +111,9 @@ def ask(
     try:
         _ask(core, asked, make, key, what=what, wait=wait, timeout=timeout, as_json=as_json)
     except KeyboardInterrupt:
+        # Ctrl-C may have landed inside a database call and left its connection unusable (on
+        # PostgreSQL the driver cancels the query): the lookup below takes a fresh one.
+        core.db.engine.dispose()
         request = services.asked_before(core, key, *asked)
         if request is None:
             fail("interrupted before the request was written; nothing was asked.", INTERRUPTED)
