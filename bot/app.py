@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from slack_bolt import App
-from slack_sdk import WebClient
+
+from commands.logs import ContextPool
 
 __all__ = ["SLACK_API_URL", "BotSettings", "create_app"]
 
@@ -90,14 +91,19 @@ def create_app(settings: BotSettings, register: Callable[[App], None] | None = N
     Token verification (an ``auth.test`` at construction) only happens against the real Slack,
     so pointing ``SLACK_API_URL`` at a local fake never reaches the network during start-up.
     """
-    client = WebClient(token=settings.bot_token, base_url=settings.api_url)
-    # The token travels inside the client; passing it to App too only makes Bolt warn.
+    # The token is given to App, not in a client of our own: App also reads SLACK_BOT_TOKEN
+    # from the environment, and with both a client and that token it warns at every start that
+    # the token will be unused. The client it builds is then pointed at settings.api_url.
     app = App(
-        client=client,
+        token=settings.bot_token,
         signing_secret=settings.signing_secret,
         process_before_response=False,
         token_verification_enabled=settings.uses_real_slack,
+        # Bolt's default pool (5 threads), running listeners in the context of the request
+        # (its ID and the user's in every log line).
+        listener_executor=ContextPool(max_workers=5),
     )
+    app.client.base_url = settings.api_url
     if register is not None:
         register(app)
     return app

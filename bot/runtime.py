@@ -15,15 +15,16 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot import listeners, views
+from bot import listeners, observe, views
 from bot.app import BotSettings, create_app
 from bot.groups import Groups
 from bot.locale import Locales
 from bot.omis import OmiMenus
 from bot.texts import t
-from commands import deliveries
+from commands import deliveries, logs
 from commands.bootstrap import Core
 from commands.errors import DatabaseUnavailable
+from commands.notifications.slack import CountRateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,10 @@ class Later:
     has started for `quiet` seconds."""
 
     def __init__(self, threads: int = 16, yield_for: float = 0.5, quiet: float = 0.02) -> None:
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="omi-bot-after-ack")
+        # The work after an answer logs with the request's context (request and user IDs).
+        self._pool: ThreadPoolExecutor = logs.ContextPool(
+            threads, thread_name_prefix="omi-bot-after-ack"
+        )
         self.yield_for = yield_for
         self.quiet = quiet
         self._answering = 0
@@ -148,15 +152,20 @@ def install(
     core: Core,
     locales: Locales | None = None,
     accepting: Callable[[], bool] = lambda: True,
+    observed: bool = True,
 ) -> None:
     """Gives every listener the core, the caches of languages, groups and OMI menus, and the
     pool that runs what follows acknowledgements; drops redelivered requests, refuses new ones
-    while `accepting()` is false (shutting down), then registers the listeners."""
+    while `accepting()` is false (shutting down), then registers the listeners. `observed`:
+    each request counted, timed and logged (bot/observe.py)."""
+    if observed:
+        observe.register(app)
     locales = locales or Locales()
     groups = Groups()
     later = Later()
     omis = OmiMenus(lambda fn: later(fn, before_answers=True), views.omi_option)
     seen = Redeliveries(core, later)
+    app.client.retry_handlers.insert(0, CountRateLimits("bot"))
     app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
 
     @app.middleware

@@ -22,8 +22,9 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.app import BotSettings
 from bot.runtime import build_app, warm_up
 from bot.server import RunningServer, start_in_thread, start_socket_mode
-from commands import health
+from commands import health, metrics
 from commands.bootstrap import Core
+from commands.probes import ProbeServer, probes_app
 from commands.worker import Worker
 
 log = logging.getLogger("omi_bot.serve")
@@ -38,15 +39,19 @@ class Service:
     with_worker: bool = True
     threads: int = 8
     ping_interval: float = 10
+    # Socket Mode has no HTTP port: /metrics, /readyz and /healthz on this one instead.
+    metrics_port: int | None = None
     app: App = field(init=False)
     worker: Worker | None = field(init=False, default=None)
     http: RunningServer | None = field(init=False, default=None)
     socket: SocketModeHandler | None = field(init=False, default=None)
     _scheduler: BackgroundScheduler | None = field(init=False, default=None)
+    probes: ProbeServer | None = field(init=False, default=None)
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.app = build_app(self.settings, self.core, accepting=self.accepting)
+        self.metrics = metrics.Exposition(self.core)
 
     def accepting(self) -> bool:
         return not self._stopping.is_set()
@@ -71,8 +76,17 @@ class Service:
         else:
             port = self.settings.port if self.port is None else self.port
             self.http = start_in_thread(
-                self.app, self.core.db.reachable, self.host, port, self.threads, ready=self.ready
+                self.app,
+                self.core.db.reachable,
+                self.host,
+                port,
+                self.threads,
+                ready=self.ready,
+                metrics=self.metrics,
             )
+        if self.metrics_port is not None:
+            application = probes_app(self.ready, self.metrics, self.core.db.reachable)
+            self.probes = ProbeServer(application, self.host, self.metrics_port).start()
         return self
 
     def stop(self, timeout: float | None = None) -> bool:
@@ -97,6 +111,8 @@ class Service:
             self.socket.close()
         if self.http is not None:
             self.http.stop(timeout=max(_left(deadline), 0.5))
+        if self.probes is not None:
+            self.probes.stop()
         finished = True
         if self.worker is not None:
             finished = self.worker.finish(_left(deadline))

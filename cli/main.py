@@ -94,24 +94,30 @@ class Verbs(LazyGroup):
 def main(verbose: bool) -> None:
     """Publish, modify and unpublish OMI product versions on the OUTSCALE Marketplace."""
     load_dotenv(".env", override=False)
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from commands.logs import configure
+
+    configure(verbose)
 
 
 # -- operations -------------------------------------------------------------------------------
 
 
 @main.command()
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve /metrics, /readyz and /healthz on this port (0: any free one).",
+)
+@click.option("--metrics-host", default="0.0.0.0", show_default=True)
 @pass_ctx
 @reported
-def worker(ctx: Ctx) -> None:
+def worker(ctx: Ctx, metrics_port: int | None, metrics_host: str) -> None:
     """Run the worker: OMI copies, sharing, deletions and the outbox."""
     from commands.worker import Worker
 
     logging.getLogger("omi_bot").setLevel(logging.INFO)
-    Worker(ctx.core).run_forever()
+    Worker(ctx.core).run_forever(metrics_port=metrics_port, metrics_host=metrics_host)
 
 
 @main.group()

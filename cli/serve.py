@@ -13,7 +13,14 @@ logger = logging.getLogger(__name__)
 @click.option("--port", type=int, default=None, help="HTTP port (default: $PORT, else 3000).")
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--no-worker", is_flag=True, help="Do not run the job worker in this process.")
-def serve(port: int | None, host: str, no_worker: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Also serve /metrics, /readyz and /healthz on this port (for Socket Mode, which has "
+    "no HTTP port; over HTTP they are on the Slack port too).",
+)
+def serve(port: int | None, host: str, no_worker: bool, metrics_port: int | None) -> None:
     """Serve the Slack app at /slack/events (Socket Mode when SLACK_APP_TOKEN is set).
 
     Stops on SIGTERM or SIGINT within OMI_SHUTDOWN_SECONDS, exiting 0."""
@@ -38,7 +45,14 @@ def serve(port: int | None, host: str, no_worker: bool) -> None:
 
     try:
         # Against the real Slack, building the app checks the bot token (auth.test).
-        service = Service(settings, core, host=host, port=port, with_worker=not no_worker)
+        service = Service(
+            settings,
+            core,
+            host=host,
+            port=port,
+            with_worker=not no_worker,
+            metrics_port=metrics_port,
+        )
         service.start()
     except URLError as unreachable:
         raise click.ClickException(f"Slack could not be reached: {unreachable.reason}.") from None

@@ -16,6 +16,7 @@ import requests
 from osc_sdk_python import Gateway
 from requests.adapters import HTTPAdapter
 
+from commands import metrics
 from commands.errors import CloudError
 from commands.model import VERSION_TAG, Omi, Seen
 
@@ -149,6 +150,19 @@ def cloud_error(action: str, exc: Exception) -> CloudError:
     return CloudError(action, f"OUTSCALE call {action} failed: {type(exc).__name__}.")
 
 
+def error_label(exc: Exception, error: CloudError) -> str:
+    """The metrics' label of a failed call: OUTSCALE's error code, else what went wrong."""
+    if error.code:
+        return str(error.code)
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"http_{exc.response.status_code}"
+    if isinstance(exc, requests.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "unreachable"
+    return "error"
+
+
 class Account:
     """One OUTSCALE identity and the calls omi-bot makes with it."""
 
@@ -189,10 +203,13 @@ class Account:
         return str(self.gateway.region())
 
     def call(self, action: str, **params: Any) -> dict[str, Any]:
-        try:
-            return dict(getattr(self.gateway, action)(**params))
-        except Exception as exc:
-            raise cloud_error(action, exc) from None
+        with metrics.outscale_call(action) as outcome:
+            try:
+                return dict(getattr(self.gateway, action)(**params))
+            except Exception as exc:
+                error = cloud_error(action, exc)
+                outcome["code"] = error_label(exc, error)
+                raise error from None
 
     @property
     def account_id(self) -> str:

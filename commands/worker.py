@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from commands import deprecation, drift, drift_repair, health, lifecycle, pipeline
+from commands import deprecation, drift, drift_repair, health, lifecycle, logs, metrics, pipeline
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, JobState
@@ -155,7 +155,10 @@ class Worker:
         with self.core.uow() as uow:
             job = uow.jobs.claim(self.name, self.core.clock(), self.lease)
             uow.commit()
-            return job
+        if job is not None and job.taken_over:
+            metrics.leases_taken_over.labels("job").inc()
+            log.info("job %s (%s) taken over: its worker's lease ran out", job.id, job.kind)
+        return job
 
     def run_one(self) -> bool:
         """Claims and runs one due job. Returns False when none was due."""
@@ -164,23 +167,35 @@ class Worker:
             return False
         self._running = job
         handler = HANDLERS.get(job.kind)
-        try:
-            if handler is None:
-                raise pipeline.StepFailed(f"unknown job kind {job.kind!r}")
-            step = handler(_JobContext(self, job))
-            self._finish(job, step)
-        except LeaseLost:
-            log.warning("job %s (%s) was taken over by another worker", job.id, job.kind)
-        except Stopping:
-            self.give_back(job)
-        except Exception as error:  # every failure is recorded on the job, never lost
-            if unreachable(error):
-                # Nothing can be recorded now: the job keeps its lease, which runs out, and it
-                # is taken again once the database is back.
-                raise
-            self._failed(job, error)
-        finally:
-            self._running = None
+        metrics.job_attempts.labels(job.kind).inc()
+        started = time.perf_counter()
+        with logs.bound(job_id=job.id, version_id=job.version_id):
+            try:
+                if handler is None:
+                    raise pipeline.StepFailed(f"unknown job kind {job.kind!r}")
+                step = handler(_JobContext(self, job))
+                self._finish(job, step)
+                outcome = "later" if step.later is not None else "done"
+            except LeaseLost:
+                log.warning("job %s (%s) was taken over by another worker", job.id, job.kind)
+                outcome = "lost"
+            except Stopping:
+                self.give_back(job)
+                outcome = "given_back"
+            except Exception as error:  # every failure is recorded on the job, never lost
+                if unreachable(error):
+                    # Nothing can be recorded now: the job keeps its lease, which runs out, and
+                    # it is taken again once the database is back.
+                    raise
+                metrics.job_failures.labels(job.kind).inc()
+                outcome = self._failed(job, error)
+            finally:
+                self._running = None
+                took = time.perf_counter() - started
+                metrics.job_step_seconds.labels(job.kind).observe(took)
+            metrics.job_outcomes.labels(job.kind, outcome).inc()
+            if outcome in ("done", "later"):  # the other outcomes said so already
+                log.info("job %s (%s) step %s in %.2f s", job.id, job.kind, outcome, took)
         return True
 
     def _finish(self, mine: Job, step: pipeline.Step) -> None:
@@ -200,7 +215,8 @@ class Worker:
                 job.finished_at = at
             uow.commit()
 
-    def _failed(self, mine: Job, error: Exception) -> None:
+    def _failed(self, mine: Job, error: Exception) -> str:
+        """Records the failure; returns the outcome: retry, stuck, failed, or lost."""
         retry = not isinstance(error, pipeline.StepFailed) and (
             not isinstance(error, CloudError) or error.retryable
         )
@@ -211,7 +227,7 @@ class Worker:
             try:
                 job = self.held(uow, mine)
             except LeaseLost:
-                return
+                return "lost"
             at = self.core.clock()
             job.last_error = reason
             job.lease_until = None
@@ -220,6 +236,7 @@ class Worker:
                 job.state = JobState.PENDING
                 job.run_at = at + timedelta(seconds=self.backoff(job.attempts))
                 log.info("job %s (%s) will retry: %s", job.id, job.kind, reason)
+                outcome = "retry"
             elif job.kind in pipeline.UNTIL_DONE and not isinstance(error, pipeline.StepFailed):
                 # Whatever OUTSCALE answers, a copy that must go is tried again; the release
                 # managers hear of it once (the alert is keyed).
@@ -227,12 +244,15 @@ class Worker:
                 job.run_at = at + timedelta(seconds=self.backoff(job.attempts))
                 pipeline.on_stuck(uow, job, reason, at)
                 log.warning("job %s (%s) keeps failing, will retry: %s", job.id, job.kind, reason)
+                outcome = "stuck"
             else:
                 job.state = JobState.FAILED
                 job.finished_at = at
                 pipeline.on_failure(uow, job, reason, at)
                 log.warning("job %s (%s) failed: %s", job.id, job.kind, reason)
+                outcome = "failed"
             uow.commit()
+        return outcome
 
     def backoff(self, attempts: int) -> float:
         base = self.core.settings.retry_base_seconds
@@ -383,14 +403,28 @@ class Worker:
         self._scheduler = scheduler
         return scheduler
 
-    def run_forever(self) -> None:
+    def run_forever(self, metrics_port: int | None = None, metrics_host: str = "0.0.0.0") -> None:
         """`omi-bot worker`: works until SIGTERM or SIGINT, then stops within
-        OMI_SHUTDOWN_SECONDS (see shutdown())."""
+        OMI_SHUTDOWN_SECONDS (see shutdown()). With `metrics_port`, serves /metrics, /readyz
+        and /healthz there meanwhile."""
+        from commands.probes import ProbeServer, probes_app
+
+        probes = None
+        if metrics_port is not None:
+            application = probes_app(
+                lambda: health.readiness(self.core, self.alive),
+                metrics.Exposition(self.core),
+                self.core.db.reachable,
+            )
+            probes = ProbeServer(application, metrics_host, metrics_port).start()
         scheduler = self.start_background()
         log.info("worker %s started", self.name)
         lifecycle.wait_for_stop()
         log.info("worker %s stopping", self.name)
-        lifecycle.exit_when_done(self.shutdown(scheduler, self.core.settings.shutdown_seconds))
+        done = self.shutdown(scheduler, self.core.settings.shutdown_seconds)
+        if probes is not None:
+            probes.stop()
+        lifecycle.exit_when_done(done)
 
     def shutdown(self, scheduler: BackgroundScheduler, timeout: float) -> bool:
         """Stops the clock, lets the running step end or gives its lease back. True when

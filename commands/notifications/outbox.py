@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from commands import audit
+from commands import audit, metrics
 from commands.bootstrap import Core
 from commands.config import Settings
 from commands.errors import NotFound, UserError
@@ -132,6 +132,9 @@ def send_due_mail(
                 uow.commit()
             if not claimed:
                 break
+            taken_over = sum(item.taken_over for item in claimed)
+            if taken_over:
+                metrics.leases_taken_over.labels(CHANNEL).inc(taken_over)
             sender = _Sender(core, transport, lease, max_attempts, record_every, after_each)
             done = sender.send(claimed, stopping)
             report.add(done)
@@ -248,12 +251,16 @@ def unavailable(transport: Transport) -> str | None:
 def _count(report: DeliveryReport, state: OutboxState | None) -> None:
     if state is OutboxState.SENT:
         report.sent += 1
+        metrics.mails.labels("sent").inc()
     elif state is OutboxState.PENDING:
         report.retry += 1
+        metrics.mails.labels("retry").inc()
     elif state is OutboxState.FAILED:
         report.failed += 1
+        metrics.mails.labels("failed").inc()
     else:
         report.lost += 1
+        metrics.mails.labels("lost").inc()
 
 
 def envelope_for(item: OutboxItem, mail_from: str) -> Envelope:

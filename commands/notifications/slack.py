@@ -28,8 +28,12 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
-from commands import audit
+from commands import audit, metrics
 from commands.bootstrap import Core
 from commands.model import OutboxItem, OutboxState
 from commands.notices import is_notice
@@ -186,6 +190,7 @@ class _Delivery:
             return method(**kwargs)
         except SlackApiError as error:
             if error.response.status_code == 429:
+                metrics.slack_rate_limited.labels("outbox").inc()
                 until = self.core.clock() + timedelta(seconds=_retry_after(error))
                 self.pacer.pause(until)
                 raise _PutBack(until) from None
@@ -294,6 +299,7 @@ class _Delivery:
         with self.core.uow() as uow:
             if not uow.outbox.settle(self.item, **values):
                 log.warning("slack notice %s was taken over by another worker", self.item.id)
+                metrics.slack_notices.labels("lost").inc()
                 return
             if is_notice(self.item.event):
                 if state is OutboxState.SENT:
@@ -301,6 +307,10 @@ class _Delivery:
                 elif state is OutboxState.FAILED:
                     audit.notice_failed(uow, self.item, str(values.get("last_error")), now)
             uow.commit()
+        if state is OutboxState.PENDING:
+            metrics.slack_notices.labels("retry" if counted else "put_back").inc()
+        else:
+            metrics.slack_notices.labels(state.value).inc()
 
 
 class _Lost(Exception):
@@ -323,6 +333,9 @@ def deliver_slack(
     with core.uow() as uow:
         items = uow.outbox.claim("slack", worker_name, core.clock(), lease, batch)
         uow.commit()
+    taken_over = sum(item.taken_over for item in items)
+    if taken_over:
+        metrics.leases_taken_over.labels("slack").inc(taken_over)
     done = 0
     held = {item.id for item in items}
     lease_until = min((item.lease_until or core.clock() for item in items), default=core.clock())
@@ -383,8 +396,30 @@ def deliver_slack(
     return done
 
 
+class CountRateLimits(RetryHandler):
+    """Counts the Web API's 429 answers (omi_slack_rate_limited_total) and retries nothing:
+    put first among a client's retry handlers, it sees every error answer."""
+
+    def __init__(self, client: str) -> None:
+        super().__init__(max_retry_count=0)
+        self.client = client
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code == 429:
+            metrics.slack_rate_limited.labels(self.client).inc()
+        return False
+
+
 def slack_client(token: str, api_url: str | None = None) -> WebClient:
-    """A client without slack_sdk's retry handlers: a 429 must not block the worker."""
+    """A client without slack_sdk's retry handlers: a 429 must not block the worker (it is
+    counted where the delivery handles it)."""
     base = (api_url or "").strip() or DEFAULT_API_URL
     if not base.endswith("/"):
         base += "/"  # WebClient joins method names with urljoin

@@ -58,7 +58,9 @@ def serve_http(
     process = start_omi(["serve", "--host", "127.0.0.1"], {**env, "PORT": str(port)}, tmp_path)
     processes.append(process)
     url = f"http://127.0.0.1:{port}"
-    process.wait_http(url + "/healthz")
+    # Building the OUTSCALE gateways at start parses the SDK's API spec: seconds, and more
+    # than 30 on a busy machine.
+    process.wait_http(url + "/healthz", timeout=90)
     return process, url
 
 

@@ -1,0 +1,186 @@
+"""Logs: one line per event, JSON with OMI_LOG_FORMAT=json, the context (request ID, Slack user
+ID, version ID, job ID) on the lines written inside it, and no secret ever written."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from commands import logs
+from commands.bootstrap import Core
+from commands.model import Job
+from commands.worker import Worker
+
+
+@pytest.fixture
+def captured() -> Iterator[tuple[io.StringIO, logging.Handler]]:
+    """A handler like the one `configure` installs, writing to a buffer."""
+    stream = io.StringIO()
+    handler = logs.configure(verbose=True, environ={"OMI_LOG_FORMAT": "json"}, alongside=True)
+    assert handler is not None
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    yield stream, handler
+    logging.getLogger().removeHandler(handler)
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_carry_the_context(captured) -> None:
+    stream, _ = captured
+    log = logging.getLogger("omi_bot.test")
+    log.info("outside")
+    with logs.bound(request_id="T123", user_id="U42"):
+        with logs.bound(version_id="ver-0123456789", job_id=7):
+            log.warning("inside %s", "both")
+        log.info("request only")
+    first, inside, request_only = lines(stream)
+    assert first["message"] == "outside" and "request_id" not in first
+    assert inside == {
+        "ts": inside["ts"],
+        "level": "warning",
+        "logger": "omi_bot.test",
+        "message": "inside both",
+        "request_id": "T123",
+        "user_id": "U42",
+        "version_id": "ver-0123456789",
+        "job_id": "7",
+    }
+    assert request_only["request_id"] == "T123" and "job_id" not in request_only
+
+
+def test_a_traceback_stays_on_its_line(captured) -> None:
+    stream, _ = captured
+    try:
+        raise RuntimeError("boom\nsecond line")
+    except RuntimeError:
+        logging.getLogger("omi_bot.test").exception("it broke")
+    (line,) = lines(stream)
+    assert line["message"] == "it broke"
+    assert "RuntimeError: boom" in str(line["exc"]) and "Traceback" in str(line["exc"])
+
+
+def test_the_context_follows_work_to_a_pool(captured) -> None:
+    stream, _ = captured
+    pool = logs.ContextPool(1)
+    with logs.bound(request_id="R9", user_id="U9"):
+        pool.submit(logging.getLogger("omi_bot.test").info, "after the answer").result()
+    pool.shutdown()
+    (line,) = lines(stream)
+    assert (line["request_id"], line["user_id"]) == ("R9", "U9")
+
+
+def test_text_lines_append_the_context() -> None:
+    stream = io.StringIO()
+    handler = logs.configure(verbose=True, environ={}, alongside=True)
+    assert handler is not None
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        with logs.bound(job_id=3):
+            logging.getLogger("omi_bot.test").info("step done")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    (line,) = stream.getvalue().splitlines()
+    assert line.endswith("INFO omi_bot.test: step done [job_id=3]")
+
+
+def test_a_job_logs_with_its_job_and_version(captured, core: Core) -> None:
+    stream, _ = captured
+    with core.uow() as uow:
+        job = Job("no-such-step", at=core.clock(), key="k", version_id="ver-00000000aa")
+        uow.jobs.add(job)
+        uow.commit()
+        job_id = job.id
+    assert Worker(core, deliverers=[]).run_one()
+    (failed,) = [line for line in lines(stream) if "failed" in str(line["message"])]
+    assert failed["job_id"] == str(job_id) and failed["version_id"] == "ver-00000000aa"
+
+
+SECRETS = {
+    "SLACK_BOT_TOKEN": "xoxb-1111-2222-secretbot",
+    "SLACK_SIGNING_SECRET": "signing-secret-value-42",
+    "SLACK_APP_TOKEN": "xapp-1-A1-secretapp",
+    "OSC_ACCESS_KEY": "ACCESSKEYFROMENV01",
+    "OSC_SECRET_KEY": "secret-key-from-env",
+}
+
+
+def test_secrets_are_redacted_from_messages_arguments_and_tracebacks(tmp_path: Path) -> None:
+    config = tmp_path / "osc.json"
+    config.write_text(json.dumps({"seller": {"access_key": "PROFILEAK", "secret_key": "psk-9876"}}))
+    env = {
+        **SECRETS,
+        "OMI_SMTP_URL": "smtp://mailer:p%40ss-w0rd@127.0.0.1:25",
+        "OMI_DATABASE_URL": "postgresql+psycopg://omi:db-pass-123@db/omi",
+        "OSC_CONFIG_FILE": str(config),
+        "OMI_LOG_FORMAT": "json",
+    }
+    secrets = logs.secrets_from(env)
+    assert {*SECRETS.values(), "p@ss-w0rd", "p%40ss-w0rd", "db-pass-123", "PROFILEAK",
+            "psk-9876"} <= secrets  # fmt: skip
+    stream = io.StringIO()
+    handler = logs.configure(verbose=True, environ=env, alongside=True)
+    assert handler is not None
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    log = logging.getLogger("omi_bot.test")
+    try:
+        for value in sorted(secrets):
+            log.info("value %s in an argument", value)
+            log.info(f"value {value} in the message")
+        try:
+            raise ValueError(f"connecting with {env['OMI_SMTP_URL']}")
+        except ValueError:
+            log.exception("it broke")
+        log.warning("someone else's token xoxp-9999-8888-7777-abcdef")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    output = stream.getvalue()
+    assert len(output.splitlines()) == 2 * len(secrets) + 2
+    for value in secrets:
+        assert value not in output
+    assert "xoxp-9999" not in output
+    assert output.count(logs.MASK) >= 2 * len(secrets) + 2
+
+
+def test_apscheduler_skipped_runs_do_not_reach_the_log(captured) -> None:
+    stream, _ = captured
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    scheduler_log.warning(
+        'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+        "Worker.tick", 1,
+    )  # fmt: skip
+    logging.getLogger("apscheduler.executors.default").info('Running job "Worker.tick"')
+    scheduler_log.error("a real problem")
+    assert [line["message"] for line in lines(stream)] == ["a real problem"]
+
+
+def test_a_long_tick_does_not_flood_the_log(captured, core: Core) -> None:
+    """A worker whose tick outlasts its interval: APScheduler skips the runs, quietly."""
+    stream, _ = captured
+    import time
+
+    said: list[logging.LogRecord] = []
+    raw = logging.Handler(logging.WARNING)
+    raw.emit = said.append  # type: ignore[method-assign]
+    logging.getLogger("apscheduler").addHandler(raw)
+    # Each tick outlasts the interval many times over.
+    assert core.settings.worker_poll_seconds < 0.1
+    worker = Worker(core, deliverers=[lambda: time.sleep(0.5) or 0])
+    scheduler = worker.start_background()
+    try:
+        time.sleep(1.5)
+    finally:
+        worker.shutdown(scheduler, 5)
+        logging.getLogger("apscheduler").removeHandler(raw)
+    skipped = [r for r in said if "maximum number of running instances" in str(r.msg)]
+    assert skipped, "APScheduler skipped no run: the test shows nothing"
+    messages = [str(line["message"]) for line in lines(stream)]
+    assert not [m for m in messages if "maximum number of running instances" in m]
+    assert not [m for m in messages if m.startswith("Running job")]
