@@ -81,7 +81,7 @@ class Scraper:
 
 
 def run(concurrency: int, rounds: int, omis: int, scrape_every: float) -> int:
-    fake = RemoteFake()
+    fake = RemoteFake(TOKEN, [MANAGER])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         log_file = folder / "omi-bot.log"
