@@ -4,6 +4,7 @@ decided."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -69,23 +70,7 @@ def request_blocks(
                 )
             )
         )
-        diff = form_changes(previous, form)
-        if previous is None:
-            blocks.append(_context(t(language, "changes_first")))
-        elif not diff:
-            blocks.append(_context(t(language, "changes_none", id=previous.id)))
-        else:
-            lines = [t(language, "changes_title", id=previous.id)] + [
-                t(
-                    language,
-                    "change_line",
-                    field=field_label(language, n),
-                    old=mrkdwn(o or "-", 200),
-                    new=mrkdwn(v or "-", 200),
-                )
-                for n, o, v in diff
-            ]
-            blocks.append(_md("\n".join(lines)))
+        blocks.append(changes_block(language, previous, form_changes(previous, form), 200))
     elif request.kind is RequestKind.UNPUBLISH:
         blocks.append(
             _md(
@@ -223,3 +208,28 @@ def reject_form(language: str, meta: dict[str, Any]) -> dict[str, Any]:
         close=t(language, "cancel"),
         metadata=meta,
     )
+
+
+def changes_block(
+    language: str,
+    previous: Version | None,
+    changes: Sequence[tuple[str, str, str]],
+    width: int,
+) -> Block:
+    """What a publication changes from the previous version, each value clipped to `width`:
+    on the request message and in its preview alike."""
+    if previous is None:
+        return _context(t(language, "changes_first"))
+    if not changes:
+        return _context(t(language, "changes_none", id=previous.id))
+    lines = [t(language, "changes_title", id=previous.id)] + [
+        t(
+            language,
+            "change_line",
+            field=field_label(language, n),
+            old=mrkdwn(o or "-", width),
+            new=mrkdwn(v or "-", width),
+        )
+        for n, o, v in changes
+    ]
+    return _md("\n".join(lines))

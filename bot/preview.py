@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
     DividerBlock,
 )
 
+from bot.approvals import changes_block
 from bot.texts import field_label, t
 from bot.views import BUTTON, TEXT, _context, _label, _md, modal
 from commands.model import RequestKind
@@ -158,23 +159,7 @@ def _form(language: str, preview: Preview) -> list[Block]:
         shown = ", ".join(value) if isinstance(value, list) else str(value)
         lines.append(f"*{field_label(language, name)}*: {mrkdwn(shown or '-', 600)}")
     found = [_md("\n".join(lines))]
-    previous = preview.previous
-    if previous is None:
-        found.append(_context(t(language, "changes_first")))
-    elif not preview.changes:
-        found.append(_context(t(language, "changes_none", id=previous.id)))
-    else:
-        diff = [t(language, "changes_title", id=previous.id)] + [
-            t(
-                language,
-                "change_line",
-                field=field_label(language, n),
-                old=mrkdwn(o or "-", 600),
-                new=mrkdwn(v or "-", 600),
-            )
-            for n, o, v in preview.changes
-        ]
-        found.append(_md("\n".join(diff)))
+    found.append(changes_block(language, preview.previous, preview.changes, 600))
     return found
 
 
