@@ -13,7 +13,7 @@ from commands.model import now
 from commands.outscale import Cloud
 from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.uow import Database, UnitOfWork
+from storage.uow import Database, ReadUnitOfWork, UnitOfWork
 
 
 @dataclass
@@ -24,7 +24,12 @@ class Core:
     clock: Callable[[], datetime] = field(default=now)
 
     def uow(self) -> UnitOfWork:
+        """A unit of work that may write (on SQLite, the write lock from its BEGIN)."""
         return self.db.uow()
+
+    def reading(self) -> ReadUnitOfWork:
+        """A unit of work for reads only: it does not queue behind writers on SQLite."""
+        return self.db.reading()
 
 
 def cloud_from(settings: Settings) -> Cloud:

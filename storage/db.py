@@ -9,6 +9,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import QueuePool
 
+# The execution option that marks an engine (and the connections it hands out) as reading only:
+# on SQLite their transactions begin deferred, without the write lock.
+READ_ONLY = "omi_read_only"
+
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
@@ -35,7 +39,8 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite opens transactions lazily and lets two of them read, then fail to write;
-        # taking the write lock at BEGIN makes check-then-write operations (R7) serial.
+        # taking the write lock at BEGIN (below, for every unit of work but the read-only ones)
+        # makes check-then-write operations (R7) serial.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -45,7 +50,13 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read takes no write lock: in WAL mode it reads its snapshot beside a writer instead
+        # of queueing behind it. It never writes (storage.uow refuses that), so it can never
+        # need to upgrade its lock halfway and fail with "database is locked".
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -1,17 +1,22 @@
 """The unit of work: one transaction, with the repositories that read and write in it.
 
-Nothing is written unless `commit()` is called; leaving the block rolls back the rest."""
+Nothing is written unless `commit()` is called; leaving the block rolls back the rest.
+
+`Database.uow()` may write: on SQLite it takes the write lock at BEGIN, so that check-then-write
+operations run one at a time. `Database.reading()` only reads: on SQLite it begins deferred and
+reads beside the writer (WAL), and it refuses to write anything."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 from storage import audit, deliveries, drift, health, outbox, repository, unpublication
-from storage.db import is_sqlite
+from storage.db import READ_ONLY, is_sqlite
 from storage.orm import start_mappers
 
 
@@ -65,21 +70,71 @@ class UnitOfWork:
         self.session.rollback()
 
 
+class ReadOnlyViolation(RuntimeError):
+    """A read unit of work was asked to write: a programming error, the caller wants `uow()`."""
+
+
+class _ReadSession(Session):
+    """A session that never writes: it has no autoflush, and a flush, an INSERT, UPDATE or
+    DELETE, or a commit raises instead of being silently rolled back at the end."""
+
+
+@event.listens_for(_ReadSession, "before_flush")
+def _refuse_flush(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    raise ReadOnlyViolation(
+        "a read-only unit of work (Database.reading()) cannot flush changes; use uow()"
+    )
+
+
+@event.listens_for(_ReadSession, "do_orm_execute")
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyViolation(
+            "a read-only unit of work (Database.reading()) cannot run INSERT, UPDATE or DELETE;"
+            " use uow()"
+        )
+
+
+class ReadUnitOfWork(UnitOfWork):
+    """A unit of work for reads only (see the module's docstring)."""
+
+    def commit(self) -> None:
+        raise ReadOnlyViolation(
+            "a read-only unit of work (Database.reading()) cannot commit; use uow() to write"
+        )
+
+
 class Database:
     """Hands out units of work on one engine."""
 
     def __init__(self, engine: Engine) -> None:
         start_mappers()
         self.engine = engine
+        # The same engine and pool, for connections that only read. The option only changes
+        # how a SQLite transaction begins (storage.db); PostgreSQL ignores it, so a read there
+        # costs what any checkout costs.
+        self.read_engine = engine.execution_options(**{READ_ONLY: True})
         self._factory = sessionmaker(bind=engine, expire_on_commit=False)
+        self._read_factory = sessionmaker(
+            bind=self.read_engine,
+            class_=_ReadSession,
+            autoflush=False,
+            expire_on_commit=False,
+        )
         self._sqlite = is_sqlite(engine)
 
     def uow(self) -> UnitOfWork:
+        """A unit of work that may write; on SQLite it holds the write lock from its BEGIN."""
         return UnitOfWork(self._factory, sqlite=self._sqlite)
+
+    def reading(self) -> ReadUnitOfWork:
+        """A unit of work that only reads: it does not wait for the write lock on SQLite, and
+        it raises ReadOnlyViolation on commit, flush or any INSERT, UPDATE or DELETE."""
+        return ReadUnitOfWork(self._read_factory, sqlite=self._sqlite)
 
     def reachable(self) -> bool:
         try:
-            with self.engine.connect() as connection:
+            with self.read_engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
             return True
         except Exception:
