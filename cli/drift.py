@@ -95,7 +95,7 @@ def drift_repair(ctx: Ctx, product_code: str, wait: bool, timeout: float) -> Non
         core = ctx.core
 
         def settled() -> bool:
-            with core.uow() as uow:
+            with core.reading() as uow:
                 return all(
                     (job := uow.jobs.get(i)) is not None and job.state.value in ("done", "failed")
                     for i in ids

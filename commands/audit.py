@@ -191,7 +191,7 @@ def events(
     limit: int | None = None,
 ) -> list[AuditEvent]:
     """The trail in the order it happened, filtered; with `limit`, the last ones."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         found = uow.audit.list(
             product_code=product_code,
             version_id=version_id,

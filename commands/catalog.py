@@ -321,7 +321,7 @@ def _check_against_database(core: Core, catalog: Catalog) -> None:
     """What only the database can tell, checked before the first write."""
     orgs = {o.name for o in catalog.organizations}
     codes = {p.code for p in catalog.products}
-    with core.uow() as uow:
+    with core.reading() as uow:
         for p in catalog.products:
             current = uow.products.get(p.code, versions=False)
             if (
@@ -348,7 +348,7 @@ def _check_against_database(core: Core, catalog: Catalog) -> None:
 
 
 def _apply_product(core: Core, p: ProductEntry) -> list[str]:
-    with core.uow() as uow:
+    with core.reading() as uow:
         current = uow.products.get(p.code, versions=False)
         if current is not None:
             differs = [
@@ -403,7 +403,7 @@ def _days(days: tuple[int, ...] | None) -> list[int] | None:
 
 
 def _apply_organization(core: Core, o: OrganizationEntry) -> list[str]:
-    with core.uow() as uow:
+    with core.reading() as uow:
         current = uow.subscribers.organization(o.name)
         if current is not None:
             differs = [
@@ -424,7 +424,7 @@ def _apply_organization(core: Core, o: OrganizationEntry) -> list[str]:
 
 def _apply_subscriber(core: Core, s: SubscriberEntry) -> list[str]:
     changes: list[str] = []
-    with core.uow() as uow:
+    with core.reading() as uow:
         org = uow.subscribers.organization(s.organization)
         current = uow.subscribers.get(s.account_id)
         subscribed = {x.product_code for x in uow.subscribers.subscriptions_of(s.account_id)}
@@ -462,12 +462,12 @@ class SubscriberLine:
 
 
 def organizations(core: Core) -> list[Organization]:
-    with core.uow() as uow:
+    with core.reading() as uow:
         return uow.subscribers.organizations()
 
 
 def subscribers(core: Core, product_code: str | None = None) -> list[SubscriberLine]:
-    with core.uow() as uow:
+    with core.reading() as uow:
         if product_code is not None:
             services.get_product(uow, product_code)
         names = {o.id: o.name for o in uow.subscribers.organizations()}
@@ -482,12 +482,12 @@ def subscribers(core: Core, product_code: str | None = None) -> list[SubscriberL
 
 
 def find_subscriber(core: Core, account_id: str) -> Subscriber | None:
-    with core.uow() as uow:
+    with core.reading() as uow:
         return uow.subscribers.get(account_id)
 
 
 def subscriber_line(core: Core, account_id: str) -> SubscriberLine:
-    with core.uow() as uow:
+    with core.reading() as uow:
         sub = uow.subscribers.get(account_id)
         if sub is None:
             raise NotFound(f"There is no subscriber with account {quoted(account_id)}.")
@@ -513,7 +513,7 @@ def check_subscriber_input(
     services.check_email(email)
     if slack_channel:
         check_slack_channel(slack_channel)
-    with core.uow() as uow:
+    with core.reading() as uow:
         if uow.subscribers.organization(organization) is None:
             raise NotFound(f"There is no organization {quoted(organization)}.")
         for code in products:
@@ -521,5 +521,5 @@ def check_subscriber_input(
 
 
 def organization_exists(core: Core, name: str) -> bool:
-    with core.uow() as uow:
+    with core.reading() as uow:
         return uow.subscribers.organization(name.strip()) is not None

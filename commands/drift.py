@@ -64,7 +64,7 @@ def seen_images(core: Core, product: Product) -> dict[str, Seen]:
 
 
 def check_product(core: Core, code: str) -> Report:
-    with core.uow() as uow:
+    with core.reading() as uow:
         product = uow.products.get(code)
         if product is None:
             raise NotFound(f"There is no product with product code {quoted(code)}.")
@@ -114,13 +114,13 @@ def check(core: Core, product_code: str | None = None) -> list[Report]:
     """Checks one product, or every product; returns each product's report."""
     if product_code is not None:
         return [check_product(core, product_code)]
-    with core.uow() as uow:
+    with core.reading() as uow:
         codes = [p.code for p, _ in uow.products.summaries()]
     return [check_product(core, code) for code in codes]
 
 
 def open_findings(core: Core, product_code: str | None = None) -> list[Finding]:
-    with core.uow() as uow:
+    with core.reading() as uow:
         return uow.drift.open(product_code)
 
 

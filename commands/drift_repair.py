@@ -38,7 +38,7 @@ class Facts:
 
 def _read(ctx: Context) -> Facts | None:
     finding_id = int(str(ctx.job.payload.get("finding_id") or 0))
-    with ctx.core.uow() as uow:
+    with ctx.core.reading() as uow:
         finding = uow.drift.get(finding_id)
         if finding is None:
             raise StepFailed(f"drift finding {finding_id} no longer exists")

@@ -50,7 +50,7 @@ CHANNELS = ("email", "slack")
 def snapshot(core: Core, *, details: bool = True, failed_limit: int = 20) -> Snapshot:
     """The queue as the database has it now, in one transaction. Without `details` only the
     aggregates are read (what a metrics scrape needs)."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         depths = uow.health.outbox_depths()
         failed_notices = uow.health.failed_notices()
         return Snapshot(
@@ -109,7 +109,7 @@ def readiness(core: Core, worker_alive: Callable[[], bool] | None = None) -> Rea
     one) the worker's thread alive."""
     checks: dict[str, bool] = {}
     try:
-        checks["migrations"] = at_head(core.db.engine)
+        checks["migrations"] = at_head(core.db.read_engine)
         checks["database"] = True
     except Exception:
         checks["database"] = False

@@ -56,7 +56,7 @@ class Snapshot:
 
 
 def _read(core: Core, version_id: str, *, accounts: bool = False) -> Snapshot:
-    with core.uow() as uow:
+    with core.reading() as uow:
         version = uow.versions.get(version_id)
         if version is None:
             raise StepFailed(f"version {version_id} no longer exists")

@@ -150,7 +150,7 @@ class Preview:
 def preview_request(core: Core, request_id: int, *, by: Actor) -> Preview:
     """The preview of a pending request, for those who may see it: the release managers of
     its product (and the CLI's operator)."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         request = uow.requests.get(request_id)
         if request is None:
             raise NotFound(f"There is no request {request_id}.")
@@ -194,7 +194,7 @@ def preview_publication(
         at=core.clock(),
         form=completed,
     )
-    with core.uow() as uow:
+    with core.reading() as uow:
         found = notices.reach(uow, product.code)
     return build(core, request, product, found, omi)
 

@@ -328,7 +328,7 @@ class Worker:
                 time.sleep(min(self._idle_seconds(), max(0.0, deadline - time.monotonic())))
 
     def _idle_seconds(self) -> float:
-        with self.core.uow() as uow:
+        with self.core.reading() as uow:
             next_at = uow.jobs.next_run_at()
         poll = self.core.settings.worker_poll_seconds
         if next_at is None:

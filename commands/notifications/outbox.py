@@ -391,7 +391,7 @@ def _renew(core: Core, items: Sequence[OutboxItem], lease: timedelta) -> set[int
 
 def list_mail(core: Core, *, failed: bool = False, limit: int = 200) -> list[OutboxItem]:
     """The newest mails first."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         return uow.outbox.list(
             channel=CHANNEL, state=OutboxState.FAILED if failed else None, limit=limit
         )

@@ -39,7 +39,7 @@ def check_request(core: Core, product_code: str, form: VersionForm) -> VersionFo
     """What a publication request can be refused for from the database alone (R3, R5), so a
     Version form is answered before the cloud is asked whether the OMI may be published (R2).
     Anyone may ask; returns the completed form."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         product = get_product(uow, product_code)
     return product.check_form(product.complete(form))
 
@@ -79,7 +79,7 @@ def asked_before(
     """The request asked with this key, if any. A key names one request: reusing it for
     another kind of request or another product is refused."""
     check_idempotency_key(idempotency_key)
-    with core.uow() as uow:
+    with core.reading() as uow:
         request = uow.requests.by_key(idempotency_key)
     if request is not None and (request.kind, request.product_code) != (kind, product_code):
         raise UserError(
@@ -131,7 +131,7 @@ def request_unpublish(
     a release manager may ask) or on a date at least the notice period away. With
     `idempotency_key`, the request asked before with that key is returned as it is."""
     if idempotency_key is not None:
-        with core.uow() as uow:
+        with core.reading() as uow:
             code = get_version(uow, version_id).product_code
         existing = asked_before(core, idempotency_key, RequestKind.UNPUBLISH, code)
         if existing is not None:
@@ -195,7 +195,7 @@ def request_unpublish_product(
 
 
 def get_request(core: Core, request_id: int) -> Request:
-    with core.uow() as uow:
+    with core.reading() as uow:
         request = uow.requests.get(request_id)
         if request is None:
             raise NotFound(f"There is no request {request_id}.")
@@ -204,7 +204,7 @@ def get_request(core: Core, request_id: int) -> Request:
 
 def release_manager_groups(core: Core) -> list[str]:
     """The user group IDs that make release managers, over every product."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         groups = {p.release_manager_group for p, _ in uow.products.summaries()}
     return sorted(g for g in groups if g)
 
@@ -212,7 +212,7 @@ def release_manager_groups(core: Core) -> list[str]:
 def awaiting_approval(core: Core, actor: Actor) -> list[Request]:
     """Pending requests this actor may decide: on products where they are a release manager,
     never their own."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         codes = [p.code for p, _ in uow.products.summaries() if p.is_release_manager(actor)]
         if not codes:
             return []
@@ -222,7 +222,7 @@ def awaiting_approval(core: Core, actor: Actor) -> list[Request]:
 def check_decision(core: Core, request_id: int, *, by: Actor) -> tuple[Request, Product, Audience]:
     """Whether `by` may decide the request now (the Approve and Reject buttons ask before any
     modal opens), with whom it would reach; the decision itself checks again under the lock."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         request = uow.requests.get(request_id)
         if request is None:
             raise NotFound(f"There is no request {request_id}.")
@@ -233,7 +233,7 @@ def check_decision(core: Core, request_id: int, *, by: Actor) -> tuple[Request, 
 
 def requests_of(core: Core, user_id: str, limit: int = 10) -> list[Request]:
     """A user's most recent requests, newest first."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         return uow.requests.by_requester(user_id, limit)
 
 
@@ -250,7 +250,7 @@ def approve(core: Core, request_id: int, *, by: Actor) -> Decision:
     request = get_request(core, request_id)
     omi: Omi | None = None
     if request.kind is RequestKind.PUBLISH and request.state is RequestState.PENDING:
-        with core.uow() as uow:
+        with core.reading() as uow:
             product = get_product(uow, request.product_code)
             request.check_decidable(product, by)
         omi = find_omi(core, product, request.version_form().omi)

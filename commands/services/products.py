@@ -55,7 +55,7 @@ class ProductLine:
 
 
 def list_products(core: Core) -> list[ProductLine]:
-    with core.uow() as uow:
+    with core.reading() as uow:
         last = uow.versions.last_available_of_all()
         return [
             ProductLine(product, published, last.get(product.code))
@@ -96,7 +96,7 @@ def scheduled(
 def versions_table(
     core: Core, product_code: str, *, limit: int | None = None, offset: int = 0
 ) -> VersionsTable:
-    with core.uow() as uow:
+    with core.reading() as uow:
         product = uow.products.get(product_code, versions=False)
         if product is None:
             raise NotFound(f"There is no product with product code {quoted(product_code)}.")
@@ -124,7 +124,7 @@ class VersionDetails:
 
 
 def show_version(core: Core, version_id: str, *, history_limit: int | None = 50) -> VersionDetails:
-    with core.uow() as uow:
+    with core.reading() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code)
         history = uow.audit.list(
@@ -146,7 +146,7 @@ def show_version(core: Core, version_id: str, *, history_limit: int | None = 50)
 
 def selectable_omis(core: Core, product_code: str) -> list[Omi]:
     """R2: the OMIs the Version form offers: the seller's own, available, with the code."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         product = get_product(uow, product_code)
     images = core.cloud.seller.selectable_omis(product.seller_account_id, product.code)
     return [i.as_omi() for i in images]
@@ -154,7 +154,7 @@ def selectable_omis(core: Core, product_code: str) -> list[Omi]:
 
 def new_form(core: Core, product_code: str) -> tuple[Product, VersionForm]:
     """R3: a new Version form, pre-filled from the last created version."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         product = get_product(uow, product_code)
         return product, product.new_form()
 
@@ -168,7 +168,7 @@ def find_omi(core: Core, product: Product, ref: str) -> Omi | None:
 
 def is_settled(core: Core, version_id: str) -> bool:
     """No job of the version is left to run."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         get_version(uow, version_id)
         return uow.jobs.unfinished(version_id) == 0
 

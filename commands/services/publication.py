@@ -26,7 +26,7 @@ def check_publication(
 ) -> tuple[Product, VersionForm, Omi | None]:
     """Everything a publication needs, without writing: the completed form (R3) and its OMI
     (R2, R5). Raises FormErrors naming each bad field."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         product = get_product(uow, product_code)
     completed = product.complete(form)
     omi = find_omi(core, product, completed.omi)
@@ -79,7 +79,7 @@ MODIFIABLE = (
 def open_modification(core: Core, version_id: str, *, by: Actor) -> tuple[Product, Version]:
     """The Version form of a published version, for a release manager of its product (R6):
     refused before anything is typed into it."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         version = get_version(uow, version_id)
         product = get_product(uow, version.product_code)
         version = product.version(version.id)

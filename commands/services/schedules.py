@@ -190,7 +190,7 @@ def locked_schedule(uow: UnitOfWork, schedule_id: int, *, lock: bool = False) ->
 
 
 def get_schedule(core: Core, schedule_id: int) -> Unpublication:
-    with core.uow() as uow:
+    with core.reading() as uow:
         return locked_schedule(uow, schedule_id)
 
 
@@ -198,7 +198,7 @@ def find_schedule(
     core: Core, *, version_id: str | None = None, product_code: str | None = None
 ) -> Unpublication:
     """The active schedule of a version, or of a whole product."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         if version_id is not None:
             version = get_version(uow, version_id)
             code, wanted = version.product_code, version.id
@@ -212,7 +212,7 @@ def find_schedule(
 
 
 def active_schedules(core: Core, product_code: str | None = None) -> list[Unpublication]:
-    with core.uow() as uow:
+    with core.reading() as uow:
         return uow.schedules.active(product_code)
 
 

@@ -137,7 +137,7 @@ def _access_job(
 
 def remove_subscriber(core: Core, account_id: str) -> None:
     """Ends every subscription of the account, then forgets it."""
-    with core.uow() as uow:
+    with core.reading() as uow:
         sub = uow.subscribers.get(account_id)
         if sub is None:
             raise NotFound(f"There is no subscriber with account {quoted(account_id)}.")
@@ -161,7 +161,7 @@ class Audience:
 
 
 def audience(core: Core, product_code: str) -> Audience:
-    with core.uow() as uow:
+    with core.reading() as uow:
         return audience_in(uow, product_code)
 
 

@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import event, insert
 from sqlalchemy.engine import make_url
 
+from commands import health, services
+from commands.bootstrap import Core
 from commands.model import Organization
 from storage.db import make_engine
 from storage.orm import organizations
@@ -156,3 +158,29 @@ def test_readiness_and_reachability_read_without_the_write_lock(db: Database) ->
     else:
         assert seen == ["SELECT"]
 
+
+def test_the_lookups_before_a_form_opens_do_not_wait_for_a_writer(
+    core: Core, product: str
+) -> None:
+    """The Versions table, a new Version form, the status and the release managers' groups:
+    what a slash command or a click reads before Slack's acknowledgement."""
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            results.append(services.versions_table(core, product).product.code)
+            results.append(services.new_form(core, product)[0].code)
+            results.append(health.snapshot(core).at is not None)
+            results.append(services.release_manager_groups(core))
+        except BaseException as error:
+            errors.append(error)
+
+    with core.uow() as writer:
+        writer.subscribers.add_organization(Organization(name="Uncommitted"))
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(JOIN_TIMEOUT)
+        assert not reader.is_alive(), "a lookup waited on the writer's lock"
+    assert not errors, errors
+    assert results == [product, product, True, ["SRM"]]
