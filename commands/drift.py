@@ -146,7 +146,8 @@ def repair(core: Core, product_code: str, *, by: Actor) -> list[Job]:
                 product_code=product.code,
                 payload={"finding_id": finding.id, "kind": finding.kind.value},
             )
-            if uow.jobs.add(job):
+            # A repair that failed (a copy that failed too) is tried again when asked again.
+            if uow.jobs.add(job, again_if_failed=True):
                 finding.repair_asked_by = by.id
                 finding.repair_asked_at = at
                 audit.record(

@@ -111,7 +111,12 @@ def repair(ctx: Context) -> Step:
             return Step(_resolve(ctx, finding.id, "leftover copy deleted"))
         return Step(_resolve(ctx, finding.id, "not the version's copy: left alone"))
     if version.status is not Status.PUBLISHED or version.copy_id != finding.image_id:
-        # The table moved on since the check.
+        # The table moved on since the check (unpublished, copied again by another repair):
+        # a copy this repair made and nobody recorded would be left over.
+        made = str(ctx.job.payload.get("copy_id") or "")
+        if made and made != version.copy_id:
+            dist.delete(made)
+            return Step(_resolve(ctx, finding.id, "no longer needed: the new copy deleted", made))
         return Step(_resolve(ctx, finding.id, "nothing left to repair"))
     if finding.kind in (DriftKind.MISSING, DriftKind.NOT_AVAILABLE):
         return recopy(ctx, facts)
@@ -165,8 +170,17 @@ def recopy(ctx: Context, facts: Facts) -> Step:
     if image is None:
         raise StepFailed(f"the new OMI copy {new_id} disappeared")
     if image.state in ("failed", "deleted", "deregistered"):
-        raise StepFailed(f"the new OMI copy {new_id} ended {image.state}")
+        dist.delete(new_id)  # a copy of ours that will never serve: asking again starts afresh
+        raise StepFailed(f"the new OMI copy {new_id} ended {image.state}; it is deleted")
     if image.state != "available":
+        # This job's age is how long the copy has been pending, as for a publication's copy.
+        timeout = core.settings.copy_timeout_seconds
+        if (core.clock() - ctx.job.created_at).total_seconds() >= timeout:
+            dist.delete(new_id)
+            raise StepFailed(
+                f"the new OMI copy {new_id} was still {image.state or 'pending'} after "
+                f"{timeout:g} s (OMI_COPY_TIMEOUT_SECONDS); it is deleted"
+            )
         return Step(later=core.settings.copy_poll_seconds)
     _share(ctx, product, image, facts.subscribers)
     if image.tags.get(VERSION_TAG) != version.id:

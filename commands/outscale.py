@@ -302,6 +302,15 @@ class Account:
             return tagged[0]
         return next(self.images(AccountIds=[mine], ImageNames=[name]), None)
 
+    def copies_of(self, version_id: str, name: str) -> list[Image]:
+        """Every copy made for this version: a copy the drift repair made again can stand next
+        to the one recorded, and a deletion must leave neither."""
+        mine = self.account_id
+        found = {i.image_id: i for i in self.images(AccountIds=[mine], ImageNames=[name])}
+        for image in self.images(AccountIds=[mine], Tags=[f"{VERSION_TAG}={version_id}"]):
+            found[image.image_id] = image
+        return list(found.values())
+
     def copy(self, source: str, name: str, product_code: str, description: str) -> str:
         answer = self.call(
             "CreateImage",

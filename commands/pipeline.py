@@ -260,12 +260,13 @@ def delete_copy(ctx: Context) -> Step:
     core = ctx.core
     copy_id = str(ctx.job.payload.get("copy_id") or "")
     dist = core.cloud.distribution
-    if not copy_id:
-        version = _read(core, str(ctx.job.version_id)).version
-        found = dist.find_copy(version.id, version.copy_name())
-        copy_id = found.image_id if found else ""
     if copy_id:
         dist.delete(copy_id)
+    # Any other copy of ours goes too: one the drift repair was making when the version left.
+    version = _read(core, str(ctx.job.version_id)).version
+    for image in dist.copies_of(version.id, version.copy_name()):
+        dist.delete(image.image_id)
+        copy_id = copy_id or image.image_id
 
     def apply(uow: UnitOfWork) -> list[Job]:
         version = uow.versions.get(str(ctx.job.version_id))

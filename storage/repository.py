@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -216,13 +216,18 @@ class Jobs:
         self.session = session
         self.sqlite = sqlite
 
-    def add(self, job: Job) -> bool:
+    def add(self, job: Job, *, again_if_failed: bool = False) -> bool:
         """Queues a job unless one with the same key is already queued. Returns whether it was
-        added."""
+        added. With `again_if_failed`, a failed job of that key gives its key up to the new
+        one and stays on record as it ended."""
         if job.key is not None:
-            exists = self.session.scalar(select(jobs.c.id).where(jobs.c.key == job.key))
+            exists = self.session.execute(
+                select(jobs.c.id, jobs.c.state).where(jobs.c.key == job.key)
+            ).first()
             if exists is not None:
-                return False
+                if not (again_if_failed and exists.state == JobState.FAILED.value):
+                    return False
+                self.session.execute(update(jobs).where(jobs.c.id == exists.id).values(key=None))
         try:
             with self.session.begin_nested():
                 self.session.add(job)

@@ -12,8 +12,17 @@ import requests
 from commands import drift, services
 from commands.bootstrap import Core
 from commands.errors import NotAllowed
-from commands.model import VERSION_TAG, Actor, DriftKind, OutboxItem, Status, VersionForm
+from commands.model import (
+    VERSION_TAG,
+    Actor,
+    DriftKind,
+    JobState,
+    OutboxItem,
+    Status,
+    VersionForm,
+)
 from commands.sandbox import SandboxServer
+from commands.worker import HANDLERS, Worker, _JobContext
 from tests.conftest import (
     DISTRIBUTION,
     OMI_1,
@@ -173,6 +182,71 @@ def test_a_copy_that_is_not_available_is_replaced(
     repaired(core, drain)
     assert sandbox.sandbox.image(bad) is None  # ours, unusable: deleted before the new one
     assert sandbox.sandbox.image(copy_of(core, old))["State"] == "available"  # type: ignore[index]
+
+
+def copies_named_for(sandbox: SandboxServer, version_id: str) -> list[str]:
+    return [
+        str(i["ImageId"])
+        for i in sandbox.sandbox.images.values()
+        if i["AccountId"] == DISTRIBUTION and str(i["ImageName"]).endswith(version_id)
+    ]
+
+
+def test_a_repair_whose_new_copy_fails_deletes_it_and_runs_again_when_asked_again(
+    core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
+) -> None:
+    old, _ = versions
+    sandbox.sandbox.edit_image(copy_of(core, old), delete=True)
+    assert set(kinds(core)) == {("missing", old)}
+    sandbox.sandbox.fail_copies(True)
+    assert drift.repair(core, "0001", by=Actor.slack_user("URM1"))
+    drain()
+    assert copies_named_for(sandbox, old) == []  # the failed copy is not left behind
+    assert set(kinds(core)) == {("missing", old)}
+    sandbox.sandbox.fail_copies(False)
+    repaired(core, drain)  # asked again after the failure: queued and done this time
+    assert copies_named_for(sandbox, old) == [copy_of(core, old)]
+
+
+def test_a_version_unpublished_while_its_copy_is_made_again_keeps_no_copy(
+    core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
+) -> None:
+    old, _ = versions
+    sandbox.sandbox.edit_image(copy_of(core, old), delete=True)
+    assert set(kinds(core)) == {("missing", old)}
+    sandbox.sandbox.copy_delay = 10**6
+    assert drift.repair(core, "0001", by=Actor.slack_user("URM1"))
+    assert Worker(core, deliverers=[]).run_one()  # the new copy is made, still pending
+    (making,) = copies_named_for(sandbox, old)
+    services.unpublish(core, old, by=OPERATOR)
+    sandbox.sandbox.copy_delay = 0
+    sandbox.sandbox.finish_copies()
+    drain()
+    assert sandbox.sandbox.image(making) is None
+    assert copies_named_for(sandbox, old) == []
+    assert services.show_version(core, old).version.status is Status.UNPUBLISHED
+    assert kinds(core) == {}
+
+
+def test_a_repair_that_finds_its_version_unpublished_deletes_the_copy_it_made(
+    core: Core, versions: list[str], sandbox: SandboxServer
+) -> None:
+    """The repair's own side: its copy made, the version then unpublished by another worker
+    (whose deletion ran before that copy existed); the repair's next run deletes it."""
+    old, _ = versions
+    sandbox.sandbox.edit_image(copy_of(core, old), delete=True)
+    assert set(kinds(core)) == {("missing", old)}
+    assert drift.repair(core, "0001", by=Actor.slack_user("URM1"))
+    sandbox.sandbox.copy_delay = 10**6
+    worker = Worker(core, deliverers=[])
+    assert worker.run_one()
+    (making,) = copies_named_for(sandbox, old)
+    services.unpublish(core, old, by=OPERATOR)
+    with core.uow() as uow:
+        (job,) = [j for j in uow.jobs.list(JobState.PENDING) if j.kind == "drift_repair"]
+    assert job.payload["copy_id"] == making
+    HANDLERS["drift_repair"](_JobContext(worker, job))
+    assert sandbox.sandbox.image(making) is None
 
 
 def test_a_deleted_copy_whose_source_is_gone_marks_the_version_broken(
