@@ -33,6 +33,12 @@ from storage.orm import (
 )
 
 
+def _storable(key: str) -> bool:
+    """PostgreSQL refuses a NUL anywhere in a query, so no key holds one: a key that does
+    (typed in Slack, pasted in a form) is simply not found, on both databases alike."""
+    return "\x00" not in key
+
+
 class Products:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -44,6 +50,8 @@ class Products:
         """The product with its whole Versions table (unless `versions` is false, for reading
         only). `lock` holds the product's row until commit, so two decisions on one product
         run one after the other (R7)."""
+        if not _storable(code):
+            return None
         stmt = select(Product).where(products.c.code == code)
         if not versions:
             stmt = stmt.options(lazyload(Product.versions))  # type: ignore[attr-defined]
@@ -79,7 +87,7 @@ class Versions:
         self.session = session
 
     def get(self, version_id: str) -> Version | None:
-        return self.session.get(Version, version_id)
+        return self.session.get(Version, version_id) if _storable(version_id) else None
 
     def table(
         self, product_code: str, *, limit: int | None = None, offset: int = 0
@@ -347,7 +355,7 @@ class Subscribers:
         self.session.flush()
 
     def get(self, account_id: str) -> Subscriber | None:
-        return self.session.get(Subscriber, account_id)
+        return self.session.get(Subscriber, account_id) if _storable(account_id) else None
 
     def add(self, subscriber: Subscriber) -> None:
         self.session.add(subscriber)

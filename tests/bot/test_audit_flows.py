@@ -74,3 +74,19 @@ def test_the_history_in_french_and_an_unknown_version(
     assert "*Historique*" in blocks
     assert "*Publication lancée* · cli:ops" in blocks and "*Publiée* · omi-bot" in blocks
     assert unknown["text"] == "There is no version 'ver-0000000000'."
+
+
+def test_an_id_typed_with_a_nul_is_no_such_version_or_product_on_every_database(
+    slack: SlackClient, fake_slack: FakeSlackAPI, core: Core
+) -> None:
+    """PostgreSQL refuses a NUL in a query: such an ID is answered as unknown, not as a
+    failure, on both databases."""
+    for text in ("version ver-\x00abc", "versions 00\x0001"):
+        slack.slash_command(text, user_id="URM1")
+    answers = [c.params for c in fake_slack.wait_for("response_url", 2, timeout=15)]
+    texts = sorted(str(a.get("text")) for a in answers)
+    assert texts[0].startswith("There is no product with product code '00"), texts
+    assert texts[1].startswith("There is no version 'ver-"), texts
+    slack.slash_command("modify ver-\x00abc", user_id="URM1")
+    (update,) = fake_slack.wait_for("views.update", 1, timeout=15)
+    assert "There is no version" in json.dumps(update.params["view"]), update.params
