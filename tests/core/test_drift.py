@@ -192,12 +192,16 @@ def copies_named_for(sandbox: SandboxServer, version_id: str) -> list[str]:
     ]
 
 
+def deleted_by_hand(core: Core, sandbox: SandboxServer, version_id: str) -> None:
+    sandbox.sandbox.edit_image(copy_of(core, version_id), delete=True)
+    assert set(kinds(core)) == {("missing", version_id)}
+
+
 def test_a_repair_whose_new_copy_fails_deletes_it_and_runs_again_when_asked_again(
     core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
 ) -> None:
     old, _ = versions
-    sandbox.sandbox.edit_image(copy_of(core, old), delete=True)
-    assert set(kinds(core)) == {("missing", old)}
+    deleted_by_hand(core, sandbox, old)
     sandbox.sandbox.fail_copies(True)
     assert drift.repair(core, "0001", by=Actor.slack_user("URM1"))
     drain()
@@ -212,8 +216,7 @@ def test_a_version_unpublished_while_its_copy_is_made_again_keeps_no_copy(
     core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
 ) -> None:
     old, _ = versions
-    sandbox.sandbox.edit_image(copy_of(core, old), delete=True)
-    assert set(kinds(core)) == {("missing", old)}
+    deleted_by_hand(core, sandbox, old)
     sandbox.sandbox.copy_delay = 10**6
     assert drift.repair(core, "0001", by=Actor.slack_user("URM1"))
     assert Worker(core, deliverers=[]).run_one()  # the new copy is made, still pending
@@ -234,8 +237,7 @@ def test_a_repair_that_finds_its_version_unpublished_deletes_the_copy_it_made(
     """The repair's own side: its copy made, the version then unpublished by another worker
     (whose deletion ran before that copy existed); the repair's next run deletes it."""
     old, _ = versions
-    sandbox.sandbox.edit_image(copy_of(core, old), delete=True)
-    assert set(kinds(core)) == {("missing", old)}
+    deleted_by_hand(core, sandbox, old)
     assert drift.repair(core, "0001", by=Actor.slack_user("URM1"))
     sandbox.sandbox.copy_delay = 10**6
     worker = Worker(core, deliverers=[])
