@@ -22,7 +22,7 @@ from commands.audit import Kind
 from commands.model import VERSION_TAG, DriftKind, Finding, Job, Product, Status, Version
 from commands.notifications import managers
 from commands.outscale import Image
-from commands.pipeline import Context, Step, StepFailed
+from commands.pipeline import Context, Step, StepFailed, copy_timed_out, copy_timeout
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("omi_bot.drift")
@@ -173,13 +173,11 @@ def recopy(ctx: Context, facts: Facts) -> Step:
         dist.delete(new_id)  # a copy of ours that will never serve: asking again starts afresh
         raise StepFailed(f"the new OMI copy {new_id} ended {image.state}; it is deleted")
     if image.state != "available":
-        # This job's age is how long the copy has been pending, as for a publication's copy.
-        timeout = core.settings.copy_timeout_seconds
-        if (core.clock() - ctx.job.created_at).total_seconds() >= timeout:
+        if copy_timed_out(ctx):
             dist.delete(new_id)
             raise StepFailed(
                 f"the new OMI copy {new_id} was still {image.state or 'pending'} after "
-                f"{timeout:g} s (OMI_COPY_TIMEOUT_SECONDS); it is deleted"
+                f"{copy_timeout(core)}; it is deleted"
             )
         return Step(later=core.settings.copy_poll_seconds)
     _share(ctx, product, image, facts.subscribers)

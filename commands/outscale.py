@@ -296,20 +296,20 @@ class Account:
     def find_copy(self, version_id: str, name: str) -> Image | None:
         """A copy made for this version before (by its tag, or by its name when the crash
         came between the copy and its tag)."""
-        mine = self.account_id
-        tagged = [i for i in self.images(AccountIds=[mine], Tags=[f"{VERSION_TAG}={version_id}"])]
-        if tagged:
-            return tagged[0]
-        return next(self.images(AccountIds=[mine], ImageNames=[name]), None)
+        return next(self._tagged(version_id), None) or next(self._named(name), None)
 
     def copies_of(self, version_id: str, name: str) -> list[Image]:
         """Every copy made for this version: a copy the drift repair made again can stand next
         to the one recorded, and a deletion must leave neither."""
-        mine = self.account_id
-        found = {i.image_id: i for i in self.images(AccountIds=[mine], ImageNames=[name])}
-        for image in self.images(AccountIds=[mine], Tags=[f"{VERSION_TAG}={version_id}"]):
-            found[image.image_id] = image
+        found = {i.image_id: i for i in self._named(name)}
+        found.update((i.image_id, i) for i in self._tagged(version_id))
         return list(found.values())
+
+    def _tagged(self, version_id: str) -> Iterator[Image]:
+        return self.images(AccountIds=[self.account_id], Tags=[f"{VERSION_TAG}={version_id}"])
+
+    def _named(self, name: str) -> Iterator[Image]:
+        return self.images(AccountIds=[self.account_id], ImageNames=[name])
 
     def copy(self, source: str, name: str, product_code: str, description: str) -> str:
         answer = self.call(

@@ -144,14 +144,23 @@ def await_copy(ctx: Context) -> Step:
     if image.state in ("failed", "deleted", "deregistered"):
         why = f": {image.state_message}" if image.state_message else ""
         raise StepFailed(f"the OMI copy {image.image_id} ended {image.state}{why}")
-    # This job was queued when the copy was made: its age is how long the copy has been pending.
-    timeout = core.settings.copy_timeout_seconds
-    if (core.clock() - ctx.job.created_at).total_seconds() >= timeout:
+    if copy_timed_out(ctx):
         raise StepFailed(
             f"the OMI copy {image.image_id} was still {image.state or 'pending'} after "
-            f"{_duration(timeout)} (OMI_COPY_TIMEOUT_SECONDS); it is deleted"
+            f"{copy_timeout(core)}; it is deleted"
         )
     return Step(later=core.settings.copy_poll_seconds)
+
+
+def copy_timed_out(ctx: Context) -> bool:
+    """Whether the copy this job waits for has been pending too long. The job was queued when
+    the copy was made, or just before: its age is how long the copy has been pending."""
+    age = (ctx.core.clock() - ctx.job.created_at).total_seconds()
+    return age >= ctx.core.settings.copy_timeout_seconds
+
+
+def copy_timeout(core: Core) -> str:
+    return f"{_duration(core.settings.copy_timeout_seconds)} (OMI_COPY_TIMEOUT_SECONDS)"
 
 
 def _duration(seconds: float) -> str:
@@ -265,8 +274,9 @@ def delete_copy(ctx: Context) -> Step:
     # Any other copy of ours goes too: one the drift repair was making when the version left.
     version = _read(core, str(ctx.job.version_id)).version
     for image in dist.copies_of(version.id, version.copy_name()):
-        dist.delete(image.image_id)
-        copy_id = copy_id or image.image_id
+        if image.image_id != copy_id:
+            dist.delete(image.image_id)
+            copy_id = copy_id or image.image_id
 
     def apply(uow: UnitOfWork) -> list[Job]:
         version = uow.versions.get(str(ctx.job.version_id))
