@@ -21,7 +21,8 @@ from commands.model import Omi
 
 logger = logging.getLogger(__name__)
 
-Submit = Callable[[Callable[[], None]], Future[None]]
+# Runs a fetch on the pool; `urgent`: an answer waits on it, so it does not yield to answers.
+Submit = Callable[[Callable[[], None], bool], Future[None]]
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,10 @@ class OmiMenus:
         self._fetching: dict[str, Future[None]] = {}
         self._lock = threading.Lock()
 
-    def prefetch(self, core: Core, code: str) -> Future[None] | None:
-        """Start fetching the product's OMIs unless a fresh list is held or a fetch runs."""
+    def prefetch(self, core: Core, code: str, urgent: bool = False) -> Future[None] | None:
+        """Start fetching the product's OMIs unless a fresh list is held or a fetch runs.
+        A form that opens has seconds before its menu is loaded, so its fetch waits for the
+        answers in flight like other work after an answer; a menu's own fetch is `urgent`."""
         with self._lock:
             entry = self._entries.get(code)
             if entry is not None and time.monotonic() - entry.at < self.ttl:
@@ -61,7 +64,7 @@ class OmiMenus:
             running = self._fetching.get(code)
             if running is not None:
                 return running
-            future = self._submit(lambda: self._fetch(core, code))
+            future = self._submit(lambda: self._fetch(core, code), urgent)
             self._fetching[code] = future
             return future
 
@@ -81,7 +84,7 @@ class OmiMenus:
 
     def matching(self, core: Core, code: str, typed: str, limit: int) -> list[dict[str, Any]]:
         """The options of the held OMIs whose name or ID contains `typed`, at most `limit`."""
-        running = self.prefetch(core, code)
+        running = self.prefetch(core, code, urgent=True)
         with self._lock:
             entry = self._entries.get(code)
         if entry is None and running is not None:

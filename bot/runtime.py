@@ -163,7 +163,7 @@ def install(
     locales = locales or Locales()
     groups = Groups()
     later = Later()
-    omis = OmiMenus(lambda fn: later(fn, before_answers=True), views.omi_option)
+    omis = OmiMenus(lambda fn, urgent: later(fn, before_answers=urgent), views.omi_option)
     seen = Redeliveries(core, later)
     app.client.retry_handlers.insert(0, CountRateLimits("bot"))
     app.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=2))
@@ -180,18 +180,19 @@ def install(
         context["groups"] = groups
         context["later"] = later
         context["omis"] = omis
-        try:
-            first = seen.first_time(body)
-        except DatabaseUnavailable:
-            logger.warning("database unreachable: Slack request answered with 'try again'")
-            return _try_again(body, context, locales, later)
-        if not first:
-            logger.info(
-                "redelivered request ignored (retry %s)",
-                request.headers.get("x-slack-retry-num", ["-"])[0],
-            )
-            return _acknowledged()
+        # The claim is part of answering: work after other answers waits for it too.
         with later.answering():
+            try:
+                first = seen.first_time(body)
+            except DatabaseUnavailable:
+                logger.warning("database unreachable: Slack request answered with 'try again'")
+                return _try_again(body, context, locales, later)
+            if not first:
+                logger.info(
+                    "redelivered request ignored (retry %s)",
+                    request.headers.get("x-slack-retry-num", ["-"])[0],
+                )
+                return _acknowledged()
             return next()
 
     listeners.register(app)

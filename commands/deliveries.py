@@ -26,10 +26,7 @@ def first_delivery(core: Core, team_id: str, delivery_id: str) -> bool:
     False for a copy of one already taken. DatabaseUnavailable when it cannot be told."""
     at = core.clock()
     try:
-        with core.uow() as uow:
-            taken = uow.deliveries.claim(team_id, delivery_id[:255], at, at + EXPIRY)
-            uow.commit()
-            return taken
+        return core.db.deliveries.claim(team_id, delivery_id[:255], at, at + EXPIRY)
     except Exception as error:
         if unreachable(error):
             raise DatabaseUnavailable("The database cannot be reached.") from error
@@ -38,7 +35,4 @@ def first_delivery(core: Core, team_id: str, delivery_id: str) -> bool:
 
 def purge_deliveries(core: Core) -> int:
     """Forgets the deliveries whose time for a redelivery has passed. Returns how many."""
-    with core.uow() as uow:
-        purged = uow.deliveries.purge(core.clock())
-        uow.commit()
-        return purged
+    return core.db.deliveries.purge(core.clock())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -27,14 +30,63 @@ def make_engine(url: str) -> Engine:
     )
 
 
+# How long a writer waits for its turn in this process before it queues in SQLite instead.
+TURN_TIMEOUT = 30.0
+_turns: dict[str, threading.Lock] = {}
+_turns_lock = threading.Lock()
+
+
+def _write_turn(database: str) -> threading.Lock:
+    """The lock that writers of this process take before SQLite's write lock, one per file."""
+    key = os.path.abspath(database) if database and database != ":memory:" else ""
+    with _turns_lock:
+        return _turns.setdefault(key, threading.Lock())
+
+
+class _TurnConnection(sqlite3.Connection):
+    """A connection that gives its process's write turn back when its transaction ends.
+
+    SQLite makes a writer that finds the file locked sleep and retry (1, 2, 5 … 100 ms), so
+    writers of one process racing for it wait far longer than their transactions last: at 50
+    at once, the last one waited 240 ms for about 50 transactions of 1 ms. Taking turns on a
+    lock of this process first, they queue without sleeping; SQLite's own wait is left for
+    writers of other processes."""
+
+    turn: threading.Lock | None = None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.end_turn()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.end_turn()
+
+    def end_turn(self) -> None:
+        turn, self.turn = self.turn, None
+        if turn is not None:
+            turn.release()
+
+
 def _sqlite_engine(url: str) -> Engine:
     # Memory databases would be a different database per connection; NullPool plus a file is
     # what the tests and the default use.
     engine = create_engine(
         url,
-        connect_args={"timeout": 30, "check_same_thread": False},
+        connect_args={"timeout": 30, "check_same_thread": False, "factory": _TurnConnection},
         poolclass=QueuePool,
     )
+    turn = _write_turn(make_url(url).database or "")
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -55,8 +107,15 @@ def _sqlite_engine(url: str) -> Engine:
         # need to upgrade its lock halfway and fail with "database is locked".
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-        else:
+            return
+        raw = connection.connection.dbapi_connection
+        if raw.turn is None and turn.acquire(timeout=TURN_TIMEOUT):
+            raw.turn = turn
+        try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            raw.end_turn()
+            raise
 
     return engine
 

@@ -9,6 +9,7 @@ reads beside the writer (WAL), and it refuses to write anything."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 from types import TracebackType
 from typing import Any
 
@@ -21,18 +22,9 @@ from storage.orm import start_mappers
 
 
 class UnitOfWork:
+    """The repositories are made on first use: most units of work touch one or two of them."""
+
     session: Session
-    products: repository.Products
-    versions: repository.Versions
-    requests: repository.Requests
-    jobs: repository.Jobs
-    subscribers: repository.Subscribers
-    outbox: outbox.Outbox
-    schedules: unpublication.Schedules
-    drift: drift.DriftFindings
-    health: health.Health
-    audit: audit.AuditLog
-    deliveries: deliveries.Deliveries
 
     def __init__(self, session_factory: Callable[[], Session], *, sqlite: bool) -> None:
         self._session_factory = session_factory
@@ -40,18 +32,50 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
-        self.products = repository.Products(self.session)
-        self.versions = repository.Versions(self.session)
-        self.requests = repository.Requests(self.session)
-        self.jobs = repository.Jobs(self.session, sqlite=self._sqlite)
-        self.subscribers = repository.Subscribers(self.session)
-        self.outbox = outbox.Outbox(self.session, sqlite=self._sqlite)
-        self.schedules = unpublication.Schedules(self.session, sqlite=self._sqlite)
-        self.drift = drift.DriftFindings(self.session)
-        self.health = health.Health(self.session)
-        self.audit = audit.AuditLog(self.session)
-        self.deliveries = deliveries.Deliveries(self.session, sqlite=self._sqlite)
+        # A unit of work used again starts with repositories of its new session.
+        for name in _REPOSITORIES:
+            self.__dict__.pop(name, None)
         return self
+
+    @cached_property
+    def products(self) -> repository.Products:
+        return repository.Products(self.session)
+
+    @cached_property
+    def versions(self) -> repository.Versions:
+        return repository.Versions(self.session)
+
+    @cached_property
+    def requests(self) -> repository.Requests:
+        return repository.Requests(self.session)
+
+    @cached_property
+    def jobs(self) -> repository.Jobs:
+        return repository.Jobs(self.session, sqlite=self._sqlite)
+
+    @cached_property
+    def subscribers(self) -> repository.Subscribers:
+        return repository.Subscribers(self.session)
+
+    @cached_property
+    def outbox(self) -> outbox.Outbox:
+        return outbox.Outbox(self.session, sqlite=self._sqlite)
+
+    @cached_property
+    def schedules(self) -> unpublication.Schedules:
+        return unpublication.Schedules(self.session, sqlite=self._sqlite)
+
+    @cached_property
+    def drift(self) -> drift.DriftFindings:
+        return drift.DriftFindings(self.session)
+
+    @cached_property
+    def health(self) -> health.Health:
+        return health.Health(self.session)
+
+    @cached_property
+    def audit(self) -> audit.AuditLog:
+        return audit.AuditLog(self.session)
 
     def __exit__(
         self,
@@ -68,6 +92,11 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+
+_REPOSITORIES = [
+    name for name, value in vars(UnitOfWork).items() if isinstance(value, cached_property)
+]
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -122,6 +151,8 @@ class Database:
             expire_on_commit=False,
         )
         self._sqlite = is_sqlite(engine)
+        # Slack's deliveries taken, claimed before each acknowledgement outside any unit of work.
+        self.deliveries = deliveries.Deliveries(engine)
 
     def uow(self) -> UnitOfWork:
         """A unit of work that may write; on SQLite it holds the write lock from its BEGIN."""

@@ -63,6 +63,54 @@ def test_deliveries_claimed_at_once_are_taken_by_one(core: Core) -> None:
     assert sorted(results) == [False] * 7 + [True]
 
 
+def test_claims_written_together_each_get_their_own_answer(core: Core) -> None:
+    """Claims that arrive while one is written are written together: each distinct delivery
+    is taken, a copy in the same group is not, and one taken before stays taken."""
+    assert first_delivery(core, "T1", "before")
+    keys = [f"d{i}" for i in range(30)] + ["d0", "d1", "before"]
+    results: dict[int, bool] = {}
+    start = threading.Barrier(len(keys))
+
+    def claim(index: int) -> None:
+        start.wait()
+        results[index] = first_delivery(core, "T1", keys[index])
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(len(keys))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    taken: dict[str, int] = {}
+    for index, first in results.items():
+        taken[keys[index]] = taken.get(keys[index], 0) + first
+    assert taken == {**{f"d{i}": 1 for i in range(30)}, "before": 0}
+    with core.reading() as uow:
+        rows = uow.session.execute(slack_deliveries.select()).all()
+    assert len(rows) == 31
+
+
+def test_a_failed_write_fails_every_claim_written_with_it(core: Core) -> None:
+    """Every claim of a group gets the group's failure: none is let through untold."""
+    down = unreachable(core)
+    errors: list[BaseException] = []
+    start = threading.Barrier(6)
+
+    def claim(index: int) -> None:
+        start.wait()
+        try:
+            first_delivery(down, "T1", f"x{index}")
+        except DatabaseUnavailable as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(errors) == 6
+    down.db.engine.dispose()
+
+
 def test_what_names_a_delivery() -> None:
     assert delivery_of({"team_id": "T1", "trigger_id": "tr", "command": "/omi"}) == ("T1", "tr")
     assert delivery_of({"team": {"id": "T2"}, "trigger_id": "tr", "type": "view_submission"}) == (
