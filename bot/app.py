@@ -11,11 +11,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 
 from commands.logs import ContextPool
 
-__all__ = ["SLACK_API_URL", "BotSettings", "create_app"]
+__all__ = ["SLACK_API_URL", "BotSettings", "around_dispatch", "create_app"]
+
+Dispatch = Callable[[BoltRequest], BoltResponse]
 
 SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PORT = 3000
@@ -107,3 +109,16 @@ def create_app(settings: BotSettings, register: Callable[[App], None] | None = N
     if register is not None:
         register(app)
     return app
+
+
+def around_dispatch(app: App, around: Callable[[BoltRequest, Dispatch], BoltResponse]) -> None:
+    """Runs `around(request, dispatch)` over each request's whole dispatch, up to its answer
+    (Slack's acknowledgement), in HTTP and Socket Mode alike: both adapters call
+    `app.dispatch`. A Bolt middleware cannot: its `next()` only marks that the chain may go on,
+    and the listeners run once the middleware has returned."""
+    inner: Dispatch = app.dispatch
+
+    def dispatch(request: BoltRequest) -> BoltResponse:
+        return around(request, inner)
+
+    app.dispatch = dispatch  # type: ignore[method-assign]

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot import listeners, observe, views
-from bot.app import BotSettings, create_app
+from bot.app import BotSettings, Dispatch, around_dispatch, create_app
 from bot.groups import Groups
 from bot.locale import Locales
 from bot.omis import OmiMenus
@@ -75,6 +75,13 @@ class Redeliveries:
         if due:
             self.later(self._purge)
         return taken
+
+    def after_answer(
+        self, body: dict[str, Any], later: Later, unavailable: Callable[[], None]
+    ) -> ClaimFirst:
+        """What runs the request's work after its answer, once its delivery is claimed there
+        (`unavailable` tells the person when the database cannot say)."""
+        return ClaimFirst(later, lambda: self.first_time(body), unavailable)
 
     def _purge(self) -> None:
         try:
@@ -147,6 +154,44 @@ class Later:
                 self._answered.wait(min(self.quiet, deadline - now))
 
 
+class ClaimFirst:
+    """Runs a request's work after its answer, once the request's delivery is claimed (by the
+    first task to run, after the answers in flight): a copy delivered again runs none of it.
+
+    A slash command or a click is answered with an empty acknowledgement and does all its work
+    afterwards, so its claim need not delay the answer: claimed here, it costs the answers
+    nothing, and a replica that stops between the answer and the claim leaves the delivery
+    unclaimed rather than taken and never done."""
+
+    def __init__(
+        self, later: Later, claim: Callable[[], bool], unavailable: Callable[[], None]
+    ) -> None:
+        self._later = later
+        self._claim = claim
+        self._unavailable = unavailable
+        self._lock = threading.Lock()
+        self._taken: bool | None = None
+
+    def __call__(self, fn: Callable[[], None], *, before_answers: bool = False) -> Future[None]:
+        return self._later(lambda: self._run(fn), before_answers=before_answers)
+
+    def _run(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            if self._taken is None:
+                try:
+                    self._taken = self._claim()
+                except DatabaseUnavailable:
+                    self._taken = False
+                    logger.warning("database unreachable: Slack request answered 'try again'")
+                    self._unavailable()
+        if self._taken:
+            fn()
+
+
+# The requests answered with an empty acknowledgement, whose work all runs after it.
+CLAIMED_AFTER_ANSWER = ("command", "block_actions")
+
+
 def install(
     app: App,
     core: Core,
@@ -180,20 +225,30 @@ def install(
         context["groups"] = groups
         context["later"] = later
         context["omis"] = omis
-        # The claim is part of answering: work after other answers waits for it too.
-        with later.answering():
-            try:
-                first = seen.first_time(body)
-            except DatabaseUnavailable:
-                logger.warning("database unreachable: Slack request answered with 'try again'")
-                return _try_again(body, context, locales, later)
-            if not first:
-                logger.info(
-                    "redelivered request ignored (retry %s)",
-                    request.headers.get("x-slack-retry-num", ["-"])[0],
-                )
-                return _acknowledged()
+        if _kind(body) in CLAIMED_AFTER_ANSWER and delivery_of(body) is not None:
+            context["later"] = seen.after_answer(
+                body, later, lambda: _tell_try_again(body, context, locales)
+            )
             return next()
+        try:
+            first = seen.first_time(body)
+        except DatabaseUnavailable:
+            logger.warning("database unreachable: Slack request answered with 'try again'")
+            return _try_again(body, context, locales)
+        if not first:
+            logger.info(
+                "redelivered request ignored (retry %s)",
+                request.headers.get("x-slack-retry-num", ["-"])[0],
+            )
+            return _acknowledged()
+        return next()
+
+    def answering(request: BoltRequest, dispatch: Dispatch) -> BoltResponse:
+        # From the request's arrival to its answer, the claim and the listener included.
+        with later.answering():
+            return dispatch(request)
+
+    around_dispatch(app, answering)
 
     listeners.register(app)
 
@@ -202,40 +257,46 @@ def _acknowledged() -> Any:
     return BoltResponse(status=200, body="")
 
 
-def _try_again(
-    body: dict[str, Any], context: BoltContext, locales: Locales, later: Later
-) -> BoltResponse:
-    """The answer while the database is out of reach: the person is told, in their language,
-    that nothing was done and to try again (no 500, no wait); an event is refused so that
-    Slack delivers it again later."""
+def _kind(body: dict[str, Any]) -> str:
+    return "command" if body.get("command") else str(body.get("type") or "")
+
+
+def _try_again(body: dict[str, Any], context: BoltContext, locales: Locales) -> BoltResponse:
+    """The answer while the database is out of reach, for what is claimed before its answer:
+    a form submission is told, in the person's language, that nothing was done and to try
+    again (no 500, no wait); anything else is refused so that Slack delivers it again."""
+    client = context.client
+    user = _id(body.get("user"))
+    if client is None or not user or _kind(body) != "view_submission":
+        return BoltResponse(status=503, body="")
+    lang = locales.language(client, user)
+    # Pushed over the form, which stays underneath as it was typed.
+    view = views.refused(lang, t(lang, "database_down"))
+    return _json({"response_action": "push", "view": view})
+
+
+def _tell_try_again(body: dict[str, Any], context: BoltContext, locales: Locales) -> None:
+    """After the answer of a command or a click whose delivery could not be claimed: the
+    person is told, in their language, that nothing was done and to try again."""
     client = context.client
     user = body.get("user_id") or _id(body.get("user"))
-    kind = "command" if body.get("command") else body.get("type")
-    if client is None or not user or kind not in ("command", "view_submission", "block_actions"):
-        return BoltResponse(status=503, body="")
+    if client is None or not user:
+        return
     lang = locales.language(client, str(user))
     text = t(lang, "database_down")
-    if kind == "command":
-        return _json({"response_type": "ephemeral", "text": text})
-    if kind == "view_submission":
-        # Pushed over the form, which stays underneath as it was typed.
-        return _json({"response_action": "push", "view": views.refused(lang, text)})
     trigger = str(body.get("trigger_id") or "")
     in_modal = (body.get("container") or {}).get("type") == "view"
-
-    def show() -> None:
-        try:
-            if in_modal:
-                client.views_push(trigger_id=trigger, view=views.refused(lang, text))
-            else:
-                client.views_open(trigger_id=trigger, view=views.refused(lang, text))
-        except SlackApiError as exc:
-            logger.warning("could not tell a user to try again: %s", exc.response.get("error"))
-        except OSError as exc:  # Slack unreachable too
-            logger.warning("could not tell a user to try again: %s", type(exc).__name__)
-
-    later(show, before_answers=True)
-    return _acknowledged()
+    try:
+        if _kind(body) == "command" and context.respond is not None:
+            context.respond(text=text, response_type="ephemeral")
+        elif in_modal:
+            client.views_push(trigger_id=trigger, view=views.refused(lang, text))
+        else:
+            client.views_open(trigger_id=trigger, view=views.refused(lang, text))
+    except SlackApiError as exc:
+        logger.warning("could not tell a user to try again: %s", exc.response.get("error"))
+    except OSError as exc:  # Slack unreachable too
+        logger.warning("could not tell a user to try again: %s", type(exc).__name__)
 
 
 def _json(answer: dict[str, Any]) -> BoltResponse:

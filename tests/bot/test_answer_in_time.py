@@ -17,7 +17,7 @@ from commands import services
 from commands.bootstrap import Core
 from commands.model import VersionForm
 from commands.sandbox import SandboxServer
-from tests.bot.conftest import SIGNING_SECRET
+from tests.bot.conftest import SIGNING_SECRET, StartBot
 from tests.bot.flows import (
     SELLER_USER,
     SLACK_DEADLINE,
@@ -242,3 +242,35 @@ def test_work_after_an_answer_waits_for_the_answers_being_made() -> None:
         order.append("answered")
     waiting.result(timeout=LATER)
     assert order == ["work", "answered", "work after the answer"]
+
+
+def test_a_request_counts_as_being_answered_until_its_listener_answers(
+    start_bot: StartBot,
+) -> None:
+    """What wraps the dispatch (the count of answers in flight, the timing of acks) spans the
+    listener up to its ack, not only the middleware: Bolt runs the listeners once the
+    middleware has returned."""
+    from slack_bolt import Ack, App, BoltRequest, BoltResponse
+
+    from bot.app import Dispatch, around_dispatch
+
+    spans: list[float] = []
+    def timed(request: BoltRequest, dispatch: Dispatch) -> BoltResponse:
+        started = time.perf_counter()
+        try:
+            return dispatch(request)
+        finally:
+            spans.append(time.perf_counter() - started)
+
+    def register(app: App) -> None:
+        around_dispatch(app, timed)
+
+        @app.command("/omi")
+        def slow(ack: Ack) -> None:
+            time.sleep(0.3)
+            ack()
+            time.sleep(0.5)  # after the answer: not part of the dispatch
+
+    _, client = start_bot(register)
+    assert client.slash_command("help").status_code == 200
+    assert len(spans) == 1 and 0.3 <= spans[0] < 0.8

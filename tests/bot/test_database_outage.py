@@ -102,11 +102,14 @@ def test_serve_and_worker_ride_out_a_database_outage(
     version = services.publish(
         core, "0001", VersionForm(omi=OMI_1, release_note="n"), requested_by="U1"
     )
+    answered_at = time.monotonic()
     answer = slack.slash_command("publish 0001", user_id="UFR")
-    assert answer.status_code == 200
-    assert answer.json()["response_type"] == "ephemeral"
-    assert "ne peut pas joindre sa base de données" in answer.json()["text"]
-    assert "Réessayez dans une minute" in answer.json()["text"]
+    assert answer.status_code == 200 and answer.text == ""
+    (told,) = fake_slack.wait_for("response_url", timeout=30)
+    assert told.params["response_type"] == "ephemeral"
+    assert "ne peut pas joindre sa base de données" in told.params["text"]
+    assert "Réessayez dans une minute" in told.params["text"]
+    assert time.monotonic() - answered_at < 10  # told in seconds, not after the outage
     assert len(fake_slack.calls_to("views.open")) == 1  # no modal for what could not be done
     assert requests.get(url + "/healthz", timeout=10).status_code == 503
     ready = requests.get(url + "/readyz", timeout=10)

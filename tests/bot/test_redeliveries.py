@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from datetime import timedelta
 
 from slack_bolt import App
@@ -172,9 +173,12 @@ def test_database_down_a_command_is_told_to_try_again_in_french(
     fake_slack.set_user("UFR", locale="fr-FR")
     slack = _down_bot(start_bot, core)
     answer = slack.slash_command("publish 0001", user_id="UFR")
-    assert answer.status_code == 200
-    assert answer.json()["response_type"] == "ephemeral"
-    assert "Réessayez dans une minute" in answer.json()["text"]
+    # Acknowledged at once; its delivery is claimed after the answer, where the database is
+    # found away, and the person is told through the command's response_url.
+    assert answer.status_code == 200 and answer.text == ""
+    (told,) = fake_slack.wait_for("response_url", timeout=10)
+    assert told.params["response_type"] == "ephemeral"
+    assert "Réessayez dans une minute" in told.params["text"]
     assert fake_slack.calls_to("views.open") == []
 
 
@@ -208,3 +212,55 @@ def test_database_down_an_event_is_left_for_slack_to_deliver_again(
     answer = slack.event({"type": "app_home_opened", "user": "U1", "tab": "home"})
     assert answer.status_code == 503
     assert fake_slack.calls_to("views.publish") == []
+
+
+def test_work_after_an_answer_runs_once_its_delivery_is_claimed() -> None:
+    """A command's or a click's work claims its delivery when it first runs, after the
+    answer: the claim is asked once for all the request's work, a copy runs none of it, and a
+    database that cannot say tells the person once and runs nothing."""
+    from bot.runtime import ClaimFirst, Later
+
+    later = Later(threads=2, yield_for=0.1, quiet=0.0)
+
+    def run_twice(taken: bool) -> tuple[list[str], list[str]]:
+        asked: list[str] = []
+        ran: list[str] = []
+
+        def claim() -> bool:
+            asked.append("claim")
+            return taken
+
+        first = ClaimFirst(later, claim, lambda: ran.append("told"))
+        first(lambda: ran.append("open")).result(timeout=5)
+        first(lambda: ran.append("update")).result(timeout=5)
+        return asked, ran
+
+    assert run_twice(True) == (["claim"], ["open", "update"])
+    assert run_twice(False) == (["claim"], [])
+
+    told: list[str] = []
+
+    def down() -> bool:
+        raise DatabaseUnavailable("The database cannot be reached.")
+
+    first = ClaimFirst(later, down, lambda: told.append("try again"))
+    ran = []
+    first(lambda: ran.append("open")).result(timeout=5)
+    first(lambda: ran.append("update")).result(timeout=5)
+    assert told == ["try again"] and ran == []
+
+
+def test_a_click_delivered_again_to_another_app_acts_once(
+    start_bot: StartBot, core: Core, product: str, fake_slack: FakeSlackAPI
+) -> None:
+    _, first = start_bot(lambda app: install(app, core))
+    _, second = start_bot(lambda app: install(app, core))
+    trigger = first.new_trigger_id()
+    for client in (first, second):
+        answer = client.block_action(
+            approvals.APPROVE_ACTION, "1", user_id="URM1", trigger_id=trigger
+        )
+        assert answer.status_code == 200 and answer.text == ""
+    fake_slack.wait_for("views.update")
+    time.sleep(0.5)  # the copy's work, had it run, would have opened a second modal by now
+    assert len(fake_slack.calls_to("views.open")) == 1

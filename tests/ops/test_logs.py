@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,76 @@ def test_the_context_follows_work_to_a_pool(captured) -> None:
     pool.shutdown()
     (line,) = lines(stream)
     assert (line["request_id"], line["user_id"]) == ("R9", "U9")
+
+
+def _observed_bot(start_bot, listener_pause: float):  # type: ignore[no-untyped-def]
+    """A bot with only bot/observe.py and one `/omi` listener that works `listener_pause`
+    seconds before its answer, then logs after it on a pool of its own."""
+    from slack_bolt import Ack, App
+
+    from bot import observe
+
+    after = logs.ContextPool(1)
+
+    def register(app: App) -> None:
+        observe.register(app)
+
+        @app.command("/omi")
+        def omi(ack: Ack) -> None:
+            logging.getLogger("omi_bot.test").info("in the listener")
+            time.sleep(listener_pause)
+            ack()
+            after.submit(logging.getLogger("omi_bot.test").info, "after the answer")
+
+    _, client = start_bot(register)
+    return client, after
+
+
+def test_the_listener_and_the_work_after_its_answer_log_with_the_request(
+    captured, start_bot
+) -> None:
+    stream, _ = captured
+    client, after = _observed_bot(start_bot, 0)
+    assert client.slash_command("help", user_id="U77", trigger_id="13345.7788.abc").ok
+    after.shutdown(wait=True)
+    ours = {
+        str(line["message"]): line
+        for line in lines(stream)
+        if line["message"] in ("in the listener", "after the answer")
+    }
+    assert set(ours) == {"in the listener", "after the answer"}
+    for line in ours.values():
+        assert (line["request_id"], line["user_id"]) == ("13345.7788.abc", "U77")
+
+
+def test_the_ack_is_timed_up_to_the_answer(captured, start_bot) -> None:
+    from commands import metrics
+
+    def total() -> float:
+        (family,) = metrics.slack_ack_seconds.collect()
+        return sum(
+            sample.value
+            for sample in family.samples
+            if sample.name.endswith("_sum") and sample.labels == {"kind": "slash_command"}
+        )
+
+    client, after = _observed_bot(start_bot, 0.3)
+    before = total()
+    assert client.slash_command("help", user_id="U77").ok
+    after.shutdown(wait=True)
+    assert total() - before >= 0.3
+    messages = [str(line["message"]) for line in lines(captured[0])]
+    (answered,) = [m for m in messages if "answered" in m]
+    assert float(answered.split(" in ")[1].split(" ms")[0]) >= 300
+
+
+def test_ids_that_slack_would_never_send_stay_out_of_the_lines(captured, start_bot) -> None:
+    stream, _ = captured
+    client, after = _observed_bot(start_bot, 0)
+    client.slash_command("help", user_id="U1\nforged line", trigger_id="x" * 500)
+    after.shutdown(wait=True)
+    (line,) = [line for line in lines(stream) if line["message"] == "in the listener"]
+    assert "user_id" not in line and len(str(line["request_id"])) == 12
 
 
 def test_text_lines_append_the_context() -> None:
