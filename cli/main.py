@@ -133,7 +133,7 @@ def db_upgrade() -> None:
     from storage.migrate import upgrade
 
     settings = Settings.from_env()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, **settings.database_limits())
     upgrade(engine)
     click.echo(f"Database schema is up to date ({engine.url.render_as_string()}).")
 

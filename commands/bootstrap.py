@@ -57,7 +57,7 @@ def bootstrap(
     clock: Callable[[], datetime] = now,
 ) -> Core:
     settings = settings or Settings.from_env()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, **settings.database_limits())
     if migrate:
         upgrade(engine)
     return Core(

@@ -29,6 +29,15 @@ class Settings:
     smtp_url: str | None = field(default=None, repr=False)  # may hold a password
     mail_from: str = "omi-bot <omi-bot@localhost>"
     maildir: str = "mail"
+    # PostgreSQL only; 0: the server's own setting. omi-bot's statements are short: one
+    # running this long is stuck, and is cancelled and tried again later instead of holding a
+    # connection and a worker for ever.
+    statement_timeout_seconds: float = 30.0
+    # omi-bot holds its row locks for milliseconds (no OUTSCALE or Slack call inside a
+    # transaction); a wait this long is on someone else's lock (a session left open in a
+    # transaction, a schema change by hand). Under Slack's 3 seconds, so that a Slack request
+    # blocked on one is still answered "try again" in time.
+    lock_timeout_seconds: float = 2.0
     # osc-sdk-python profiles (~/.osc/config.json or OSC_CONFIG_FILE); None: the SDK's own
     # choice (OSC_PROFILE, then "default"), OSC_* variables applying on top as usual.
     seller_profile: str | None = None
@@ -57,6 +66,13 @@ class Settings:
     # installation allows it with OMI_ALLOW_DIRECT=1.
     allow_direct: bool = False
 
+    def database_limits(self) -> dict[str, float]:
+        """storage.db.make_engine's limits on every statement."""
+        return {
+            "statement_timeout": self.statement_timeout_seconds,
+            "lock_timeout": self.lock_timeout_seconds,
+        }
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
@@ -76,6 +92,12 @@ class Settings:
             smtp_url=env.get("OMI_SMTP_URL") or None,
             mail_from=mail_from,
             maildir=env.get("OMI_MAILDIR") or cls.maildir,
+            statement_timeout_seconds=_float(
+                env, "OMI_DATABASE_STATEMENT_TIMEOUT_SECONDS", cls.statement_timeout_seconds
+            ),
+            lock_timeout_seconds=_float(
+                env, "OMI_DATABASE_LOCK_TIMEOUT_SECONDS", cls.lock_timeout_seconds
+            ),
             seller_profile=env.get("OMI_SELLER_PROFILE") or None,
             distribution_profile=env.get("OMI_DISTRIBUTION_PROFILE") or None,
             osc_timeout=_float(env, "OMI_OSC_TIMEOUT", cls.osc_timeout),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,17 +18,63 @@ from sqlalchemy.pool import QueuePool
 READ_ONLY = "omi_read_only"
 
 
-def make_engine(url: str) -> Engine:
+# TCP keepalives, so that a peer gone without a word (a host that died, a failover that moved
+# the address, a firewall that forgot the connection) is noticed in seconds, not after the
+# kernel's two hours: probes start after 5 idle seconds, every 2 seconds, and 3 unanswered
+# ones end the connection; data sent and not acknowledged for 10 seconds ends it too. A
+# statement that waits on a live server is not cut: the server answers the probes.
+KEEPALIVES: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # milliseconds
+}
+
+
+def make_engine(
+    url: str, *, statement_timeout: float | None = None, lock_timeout: float | None = None
+) -> Engine:
+    """An engine for `url`. On PostgreSQL, `statement_timeout` and `lock_timeout` (seconds;
+    None or 0: the server's own setting) bound every statement of every connection; SQLite
+    ignores them (its busy timeout bounds its waits)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    # A connection that cannot be made within seconds fails instead of hanging: a Slack
-    # request waits on the database before its answer, and Slack waits 3 seconds. The URL's own
-    # ?connect_timeout= wins. pool_pre_ping replaces connections a restart has broken.
-    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 2}
+    # pool_pre_ping replaces connections a restart has broken.
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args=_postgresql_connect_args(parsed.query, statement_timeout, lock_timeout),
     )
+
+
+def _postgresql_connect_args(
+    query: Mapping[str, str | tuple[str, ...]],
+    statement_timeout: float | None,
+    lock_timeout: float | None,
+) -> dict[str, Any]:
+    """The libpq parameters omi-bot sets; connect_args replace the URL's, so whatever the URL
+    says itself is kept."""
+    # A connection that cannot be made within seconds fails instead of hanging: a Slack
+    # request waits on the database before its answer, and Slack waits 3 seconds.
+    args: dict[str, Any] = {"connect_timeout": 2}
+    args.update(KEEPALIVES)
+    args = {name: value for name, value in args.items() if name not in query}
+    # Set at connection start (libpq's startup packet), so they cost no round trip and hold
+    # from the first statement. The URL's own options come after ours, and PostgreSQL keeps
+    # the last value given: a "-c statement_timeout=..." in the URL wins, and its other
+    # options (a search_path) are kept.
+    limits = {"statement_timeout": statement_timeout, "lock_timeout": lock_timeout}
+    # In milliseconds, never rounded down to 0, which would mean no limit at all.
+    server = [f"-c {name}={max(1, round(s * 1000))}" for name, s in limits.items() if s]
+    own = query.get("options")
+    if server:
+        given = [own] if isinstance(own, str) else list(own or ())
+        args["options"] = " ".join([*server, *given])
+    return args
 
 
 # How long a writer waits for its turn in this process before it queues in SQLite instead.

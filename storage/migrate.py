@@ -90,11 +90,22 @@ def upgrade(engine: Engine) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
+            # A migration may take longer than any statement of a running omi-bot (an index
+            # built on a large table), and so may the one another replica is running.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            lock_timeout = connection.exec_driver_sql("SHOW lock_timeout").scalar_one()
+            connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
             # Replicas starting together would each create the same tables; they take turns
             # instead, and the later ones find the schema at head. Released at commit. Keyed
             # on the schema too: installs in other schemas of the database do not wait.
             connection.exec_driver_sql(
                 f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK}, hashtext(current_schema()))"
+            )
+            # The migrations' own table locks wait no longer than usual: one stuck behind a
+            # transaction left open would queue every running process's statements behind
+            # it. It fails instead (rolled back whole), and can be run again.
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :value, true)"), {"value": lock_timeout}
             )
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
