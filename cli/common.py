@@ -60,6 +60,12 @@ def reported(fn: F) -> F:
 def infrastructure_message(err: Exception) -> str:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from storage.db import timed_out
+
+    limit = timed_out(err)
+    if limit is not None:
+        # Not the URL's fault: a lock held elsewhere, or a server too busy; nothing was done.
+        return f"the database did not answer in time ({limit}); nothing was done, try again."
     if isinstance(err, SQLAlchemyError):
         return (
             "the database could not be used "

@@ -23,7 +23,7 @@ from commands import deprecation, drift, drift_repair, health, lifecycle, logs, 
 from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, JobState
-from storage.db import unreachable
+from storage.db import timed_out, unreachable, why_unreachable
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("omi_bot.worker")
@@ -185,7 +185,11 @@ class Worker:
             except Exception as error:  # every failure is recorded on the job, never lost
                 if unreachable(error):
                     # Nothing can be recorded now: the job keeps its lease, which runs out, and
-                    # it is taken again once the database is back.
+                    # it is taken again once the database is back. A statement cut off by a
+                    # time limit is not the database gone: the job is handed back for a
+                    # moment later, the attempt not counted, without waiting out the lease.
+                    if timed_out(error) is not None:
+                        self._give_back_after_timeout(job)
                     raise
                 metrics.job_failures.labels(job.kind).inc()
                 outcome = self._failed(job, error)
@@ -197,6 +201,14 @@ class Worker:
             if outcome in ("done", "later"):  # the other outcomes said so already
                 log.info("job %s (%s) step %s in %.2f s", job.id, job.kind, outcome, took)
         return True
+
+    def _give_back_after_timeout(self, job: Job) -> None:
+        try:
+            self.give_back(job, after=self.backoff(1))
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            # Not even that: the lease runs out, as in an outage.
 
     def _finish(self, mine: Job, step: pipeline.Step) -> None:
         with self.core.uow() as uow:
@@ -303,10 +315,13 @@ class Worker:
             return False
         if not self._away:
             self._away = True
+            # A lock held elsewhere is not a network problem: the log says which it is.
+            said = "did not answer in time" if timed_out(error) is not None else "cannot be reached"
             log.warning(
-                "worker %s: the database cannot be reached (%s); waiting for it",
+                "worker %s: the database %s (%s); waiting for it",
                 self.name,
-                type(error).__name__,
+                said,
+                why_unreachable(error),
             )
         return True
 

@@ -171,9 +171,37 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+# What PostgreSQL answers when it cancels a statement for taking too long: statement_timeout
+# (or a cancel by an administrator), and lock_timeout.
+TIMED_OUT = {"57014": "statement timeout", "55P03": "lock timeout"}
+
+
+def timed_out(error: BaseException) -> str | None:
+    """Which time limit cut the statement off ("statement timeout", "lock timeout"), if one
+    did; `error` as SQLAlchemy wraps it (OperationalError, or any DBAPIError) or as the
+    driver raised it."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return TIMED_OUT.get(str(getattr(cause, "sqlstate", None) or ""))
+
+
 def unreachable(error: BaseException) -> bool:
     """Whether `error` says the database is out of reach (refused, dropped, timed out) rather
-    than that a statement is wrong: the kind that passes once the database is back."""
+    than that a statement is wrong: the kind that passes once the database is back.
+
+    A statement cut off by statement_timeout or lock_timeout counts, deliberately and
+    whatever class wraps it: its transaction was rolled back, so nothing was done, and the
+    same request or step passes once the lock is released or the server keeps up again. It is
+    answered as an outage is: "try again" in Slack, the step taken again later by the worker,
+    never a traceback nor a failure recorded."""
+    if timed_out(error) is not None:
+        return True
     if isinstance(error, OperationalError | InterfaceError):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def why_unreachable(error: BaseException) -> str:
+    """A few words for the log: the time limit, else the driver's error class (never its
+    message, which may hold a connection URL)."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    return timed_out(error) or type(cause).__name__

@@ -5,21 +5,39 @@ is left as it was."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg.errors
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-from commands.bootstrap import bootstrap
+from cli.main import main
+from commands import services
+from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
 from commands.errors import UserError
-from storage.db import KEEPALIVES, make_engine
+from commands.model import JobState, Status, VersionForm
+from commands.sandbox import SandboxServer
+from commands.worker import Worker
+from storage.db import KEEPALIVES, make_engine, timed_out, unreachable, why_unreachable
 from storage.migrate import UPGRADE_LOCK, upgrade
-from tests.conftest import BASE_TEST_DATABASE_URL, PG_SCHEMA, TEST_DATABASE_URL
+from storage.orm import jobs
+from tests.conftest import (
+    BASE_TEST_DATABASE_URL,
+    OMI_1,
+    PG_SCHEMA,
+    SUB_C,
+    TEST_DATABASE_URL,
+)
 
 postgresql = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="statement and lock timeouts are PostgreSQL's"
@@ -180,3 +198,160 @@ def test_an_upgrade_waits_its_turn_beyond_the_lock_timeout(empty_schema: str) ->
         thread.join(10)
         holder.dispose()
         engine.dispose()
+
+
+# Small, so that the tests wait little; the margin is for a loaded machine.
+LOCK_TIMEOUT = 0.3
+STATEMENT_TIMEOUT = 0.5
+MARGIN = 2.0
+
+
+def _wrapped(cause: Exception, as_: type[DBAPIError] = OperationalError) -> DBAPIError:
+    return as_("SELECT 1", {}, cause)
+
+
+def test_a_statement_cut_off_by_a_time_limit_is_the_database_unavailable() -> None:
+    """Deliberately, whatever class SQLAlchemy wraps it in: nothing was done, and the same
+    request passes once the lock is released."""
+    for cause, limit in (
+        (psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"), "lock"),
+        (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), "statement"),
+    ):
+        for error in (_wrapped(cause), _wrapped(cause, DBAPIError), cause):
+            assert unreachable(error), error
+            assert timed_out(error) == f"{limit} timeout"
+            assert why_unreachable(error) == f"{limit} timeout"
+    # An outage is one too, told by its class; a wrong statement or a broken rule is not.
+    gone = _wrapped(psycopg.OperationalError("connection refused"))
+    assert unreachable(gone) and timed_out(gone) is None
+    assert why_unreachable(gone) == "OperationalError"
+    assert not unreachable(_wrapped(psycopg.errors.UndefinedTable("x"), ProgrammingError))
+    assert not unreachable(_wrapped(psycopg.errors.UniqueViolation("x"), IntegrityError))
+    assert not unreachable(ValueError("not a database error"))
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return replace(
+        settings, lock_timeout_seconds=LOCK_TIMEOUT, statement_timeout_seconds=STATEMENT_TIMEOUT
+    )
+
+
+@contextmanager
+def row_locked(url: str, table: str, where: str) -> Iterator[None]:
+    """Another session holds the row (FOR UPDATE) until the block ends, as a psql session
+    left open in a transaction would."""
+    holder = make_engine(url)
+    try:
+        with holder.connect() as conn:
+            found = conn.execute(text(f"SELECT 1 FROM {table} WHERE {where} FOR UPDATE")).all()
+            assert found, f"no row of {table} where {where}"
+            yield
+            conn.rollback()
+    finally:
+        holder.dispose()
+
+
+@postgresql
+def test_a_unit_of_work_needing_a_locked_row_fails_within_the_lock_timeout(
+    core: Core, product: str, subscribers: list[str]
+) -> None:
+    services.save_subscriber(core, account_id=SUB_C, organization="Acme", email="c@acme.example")
+    with row_locked(core.settings.database_url, "products", "code = '0001'"):
+        started = time.monotonic()
+        with pytest.raises(OperationalError) as raised:
+            services.subscribe(core, SUB_C, product)  # locks the product's row (R4's sharing)
+        took = time.monotonic() - started
+    assert isinstance(raised.value.orig, psycopg.errors.LockNotAvailable)
+    assert unreachable(raised.value) and timed_out(raised.value) == "lock timeout"
+    assert LOCK_TIMEOUT <= took < LOCK_TIMEOUT + MARGIN
+    # Nothing was done (the account was not subscribed), and the same request passes once
+    # the lock is gone.
+    assert services.subscribe(core, SUB_C, product)
+
+
+@postgresql
+def test_a_statement_running_too_long_is_cancelled(core: Core) -> None:
+    started = time.monotonic()
+    with pytest.raises(OperationalError) as raised, core.reading() as uow:
+        uow.session.execute(text("SELECT pg_sleep(10)"))
+    assert time.monotonic() - started < STATEMENT_TIMEOUT + MARGIN
+    assert isinstance(raised.value.orig, psycopg.errors.QueryCanceled)
+    assert unreachable(raised.value) and timed_out(raised.value) == "statement timeout"
+    # The connection went back to the pool in working order.
+    with core.reading() as uow:
+        assert uow.session.execute(text("SELECT 1")).scalar_one() == 1
+
+
+@postgresql
+def test_the_cli_says_the_database_did_not_answer_in_time(
+    core: Core, product: str, osc_config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    env = {
+        "OMI_DATABASE_URL": core.settings.database_url,
+        "OMI_DATABASE_LOCK_TIMEOUT_SECONDS": str(LOCK_TIMEOUT),
+        "OMI_DEBUG": "",
+    }
+    args = ["products", "add", "0001", "--name", "Renamed", "--seller", "111111111111"]
+    with row_locked(core.settings.database_url, "products", "code = '0001'"):
+        result = CliRunner().invoke(main, [*args, "--pricing", "hourly"], env=env)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        "omi-bot: the database did not answer in time (lock timeout); nothing was done, try again."
+    )
+    assert services.list_products(core)[0].product.name == "Nginx on Debian"
+
+
+def _job_states(core: Core) -> list[tuple[str, str, int, str | None]]:
+    with core.reading() as uow:
+        rows = uow.session.execute(
+            jobs.select().with_only_columns(
+                jobs.c.kind, jobs.c.state, jobs.c.attempts, jobs.c.last_error
+            )
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+@postgresql
+def test_the_worker_waits_out_a_lock_and_carries_on(
+    core: Core,
+    subscribers: list[str],
+    sandbox: SandboxServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A step whose statement waits past the lock timeout is not a failure: the job is handed
+    back, its attempt not counted, the log says so once, and it runs when the lock is gone."""
+    version = services.publish(
+        core, "0001", VersionForm(omi=OMI_1, release_note="n"), requested_by="U1"
+    )
+    worker = Worker(core, deliverers=[])
+    caplog.set_level(logging.INFO, logger="omi_bot.worker")
+    # The publication's last step records it on the product's row (R4).
+    with row_locked(core.settings.database_url, "products", "code = '0001'"):
+        deadline = time.monotonic() + 60
+        while "did not answer in time" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            worker.tick()
+            time.sleep(0.05)
+        worker.tick()
+        states = _job_states(core)
+    said = [r.getMessage() for r in caplog.records if "did not answer in time" in r.getMessage()]
+    assert len(said) == 1 and said[0].endswith("(lock timeout); waiting for it"), said
+    assert "Traceback" not in caplog.text and "failed" not in caplog.text
+    assert all(state != JobState.FAILED.value and error is None for _, state, _, error in states)
+    assert services.show_version(core, version.id).version.status is Status.PUBLISHING
+    # The job waiting on the lock was given back, not left to its lease.
+    assert any(state == JobState.PENDING.value for _, state, _, _ in states), states
+    assert "given back" in caplog.text
+
+    deadline = time.monotonic() + 60
+    while services.show_version(core, version.id).version.status is Status.PUBLISHING:
+        assert time.monotonic() < deadline, _job_states(core)
+        worker.tick()
+        time.sleep(0.05)
+    assert services.show_version(core, version.id).version.status is Status.PUBLISHED
+    assert "the database is reachable again" in caplog.text
+    assert len(sandbox.sandbox.calls_to("CreateImage")) == 1
+    assert all(attempts == 1 for _, _, attempts, _ in _job_states(core)), _job_states(core)
