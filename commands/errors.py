@@ -91,5 +91,24 @@ class CloudError(OmiError):
 
 
 class DatabaseUnavailable(OmiError):
-    """The database could not be reached (restarting, failing over, the network): nothing was
-    changed, and the same request may simply be tried again in a moment."""
+    """The database could not be reached (restarting, failing over, the network), or cut a
+    statement off at its time limit (a lock held elsewhere): nothing was changed, and the same
+    request may simply be tried again in a moment. `reason`, for the log: a few words, never
+    the driver's message (it may hold a connection URL)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def database_unavailable(error: BaseException) -> DatabaseUnavailable | None:
+    """`error` as a DatabaseUnavailable when it is one or says so (storage.db.unreachable:
+    the database out of reach, or a statement cut off at its time limit), else None."""
+    if isinstance(error, DatabaseUnavailable):
+        return error
+    # Imported here: reading the settings for `--help` needs no SQLAlchemy.
+    from storage.db import unreachable, why_unreachable
+
+    if not unreachable(error):
+        return None
+    return DatabaseUnavailable("The database cannot be used right now.", why_unreachable(error))

@@ -20,9 +20,10 @@ from bot.groups import Groups
 from bot.locale import Locales
 from bot.omis import OmiMenus
 from bot.requests import request_message
+from bot.texts import t
 from commands import services
 from commands.bootstrap import Core
-from commands.errors import OmiError
+from commands.errors import OmiError, database_unavailable
 from commands.model import Actor, Request, slack_user_id
 from commands.notifications.slack_text import Escaped, mrkdwn
 
@@ -64,6 +65,21 @@ def user_name(body: dict[str, Any]) -> str:
     if isinstance(user, dict):
         return str(user.get("username") or user.get("name") or "")[:200]
     return str(body.get("user_name") or "")[:200]
+
+
+def failure(lang: str, error: Exception, what: str) -> str:
+    """What to tell a person whose request failed for no fault of theirs. The database out of
+    reach, or a statement cut off at its time limit (a lock held elsewhere), is no bug:
+    nothing was done, they are told to try again, and one line is logged. Anything else is
+    logged with its traceback. Call it from the `except` block."""
+    unavailable = database_unavailable(error)
+    if unavailable is not None:
+        logger.warning(
+            "%s: the database is unavailable (%s); told to try again", what, unavailable.reason
+        )
+        return t(lang, "database_down")
+    logger.exception(what)
+    return t(lang, "failed")
 
 
 def refusal(error: OmiError) -> Escaped:

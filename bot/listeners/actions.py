@@ -12,6 +12,7 @@ from bot import approvals, views
 from bot.listeners._common import (
     actor,
     core_of,
+    failure,
     language,
     later,
     logger,
@@ -63,9 +64,8 @@ def decide(
             view = approvals.reject_form(lang, meta)
     except UserError as refused:
         view = views.refused(lang, str(refused))
-    except Exception:
-        logger.exception("decision button failed")
-        view = views.refused(lang, t(lang, "failed"))
+    except Exception as error:
+        view = views.refused(lang, failure(lang, error, "decision button failed"))
     client.views_update(view_id=view_id, hash=view_hash, view=view)
 
 
@@ -90,9 +90,8 @@ def picked(
         new_view = views.version_form(lang, product, form, {**meta, "product": product.code})
     except UserError as refused:
         new_view = views.refused(lang, str(refused))
-    except Exception:
-        logger.exception("product pick failed")
-        new_view = views.refused(lang, t(lang, "failed"))
+    except Exception as error:
+        new_view = views.refused(lang, failure(lang, error, "product pick failed"))
     client.views_update(view_id=view.get("id"), hash=view.get("hash"), view=new_view)
 
 
@@ -120,9 +119,8 @@ def cancel_schedule(
     except UserError as refused:
         tell(client, user, refusal(refused), channel)
         return
-    except Exception:
-        logger.exception("cancel button failed")
-        tell(client, user, t(lang, "failed"), channel)
+    except Exception as error:
+        tell(client, user, failure(lang, error, "cancel button failed"), channel)
         return
     _settle_message(client, body, t(lang, "cancelled_by", user=mention(user)))
 
@@ -150,9 +148,8 @@ def repair(
     except UserError as refused:
         tell(client, user, refusal(refused), channel)
         return
-    except Exception:
-        logger.exception("repair button failed")
-        tell(client, user, t(lang, "failed"), channel)
+    except Exception as error:
+        tell(client, user, failure(lang, error, "repair button failed"), channel)
         return
     if not jobs:
         tell(client, user, t(lang, "repair_nothing", code=code), channel)

@@ -13,16 +13,16 @@ from bot.groups import sealed
 from bot.listeners._common import (
     actor,
     core_of,
+    failure,
     language,
     later,
-    logger,
     omis_of,
     open_loading,
     refusal,
 )
 from bot.texts import t
 from commands import services
-from commands.errors import UserError
+from commands.errors import UserError, clipped
 
 
 def register(app: App) -> None:
@@ -86,12 +86,12 @@ def answer(
             respond(text=t(lang, "help"), blocks=views.help_blocks(lang), response_type="ephemeral")
     except UserError as refused:
         respond(text=refusal(refused), response_type="ephemeral")
-    except Exception:
-        logger.exception("/omi %s failed", verb)
+    except Exception as error:
+        text = failure(lang, error, f"/omi {clipped(verb, 20)} failed")
         if opened is not None:
-            client.views_update(view_id=opened[0], view=views.refused(lang, t(lang, "failed")))
+            client.views_update(view_id=opened[0], view=views.refused(lang, text))
         else:
-            respond(text=t(lang, "failed"), response_type="ephemeral")
+            respond(text=text, response_type="ephemeral")
 
 
 def open_publish(

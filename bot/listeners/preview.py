@@ -12,8 +12,7 @@ from slack_sdk import WebClient
 
 from bot import preview as previews
 from bot import views
-from bot.listeners._common import actor, core_of, language, later, logger, open_loading
-from bot.texts import t
+from bot.listeners._common import actor, core_of, failure, language, later, open_loading
 from commands.errors import UserError
 from commands.notifications import managers
 from commands.preview import Preview, preview_request
@@ -64,7 +63,6 @@ def show(
         view = build(lang, found)
     except UserError as refused:
         view = views.refused(lang, str(refused))
-    except Exception:
-        logger.exception("preview failed")
-        view = views.refused(lang, t(lang, "failed"))
+    except Exception as error:
+        view = views.refused(lang, failure(lang, error, "preview failed"))
     client.views_update(view_id=view_id, hash=view_hash, view=view)

@@ -17,6 +17,7 @@ from bot.groups import unsealed
 from bot.listeners._common import (
     actor,
     core_of,
+    failure,
     later,
     logger,
     omis_of,
@@ -74,9 +75,9 @@ def on_version_form(
     except UserError as refused:
         ack(response_action="errors", errors={fallback: str(refused)})
         return
-    except Exception:
-        logger.exception("version form submission failed")
-        ack(response_action="errors", errors={fallback: t(lang, "failed")})
+    except Exception as error:
+        text = failure(lang, error, "version form submission failed")
+        ack(response_action="errors", errors={fallback: text})
         return
     user = body["user"]["id"]
     view_id = str(view.get("id"))
@@ -117,9 +118,9 @@ def ask(
         errors = {"omi": t(lang, "cloud_error", message=cloud)}
     except UserError as refused:
         errors = {"omi": str(refused)}
-    except Exception:
-        logger.exception("publication request failed")
-        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
+    except Exception as error:
+        text = failure(lang, error, "publication request failed")
+        client.views_update(view_id=view_id, view=views.refused(lang, text))
         return
     if errors:
         product, _ = services.new_form(core, code)
@@ -160,9 +161,9 @@ def save(
     except UserError as refused:
         client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
         return
-    except Exception:
-        logger.exception("modification failed")
-        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
+    except Exception as error:
+        text = failure(lang, error, "modification failed")
+        client.views_update(view_id=view_id, view=views.refused(lang, text))
         return
     fields = ", ".join(field_label(lang, name) for name in changed)
     text = (
@@ -213,9 +214,9 @@ def on_unpublish_when(
     except UserError as refused:
         ack(response_action="errors", errors={"date": str(refused)})
         return
-    except Exception:
-        logger.exception("unpublish form submission failed")
-        ack(response_action="errors", errors={"date": t(lang, "failed")})
+    except Exception as error:
+        text = failure(lang, error, "unpublish form submission failed")
+        ack(response_action="errors", errors={"date": text})
         return
     sent = t(lang, "sent_for_approval", id=request.id, code=request.product_code)
     ack(response_action="update", view=views.notice(lang, t(lang, "done_title"), sent))
@@ -245,6 +246,12 @@ def on_pick_product(
         product, form = services.new_form(core, str(picked.get("value") or ""))
     except UserError as refused:
         ack(response_action="errors", errors={"product": str(refused)})
+        return
+    except Exception as error:
+        ack(
+            response_action="errors",
+            errors={"product": failure(lang, error, "product pick failed")},
+        )
         return
     omis_of(context).prefetch(core, product.code)
     ack(
@@ -282,9 +289,9 @@ def proceed(
         client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
         _settle_failed(client, core, request_id)
         return
-    except Exception:
-        logger.exception("approval failed")
-        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
+    except Exception as error:
+        text = failure(lang, error, "approval failed")
+        client.views_update(view_id=view_id, view=views.refused(lang, text))
         return
     request = decision.request
     if decision.schedule is not None:
@@ -418,9 +425,9 @@ def refuse(
     except UserError as refused:
         client.views_update(view_id=view_id, view=views.refused(lang, str(refused)))
         return
-    except Exception:
-        logger.exception("rejection failed")
-        client.views_update(view_id=view_id, view=views.refused(lang, t(lang, "failed")))
+    except Exception as error:
+        text = failure(lang, error, "rejection failed")
+        client.views_update(view_id=view_id, view=views.refused(lang, text))
         return
     done = t(lang, "rejected", id=request.id, code=request.product_code, reason=request.reason)
     client.views_update(view_id=view_id, view=views.notice(lang, t(lang, "done_title"), done))

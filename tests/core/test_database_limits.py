@@ -9,7 +9,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from tests.conftest import (
     SUB_C,
     TEST_DATABASE_URL,
 )
+from tests.locks import row_locked
 
 postgresql = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="statement and lock timeouts are PostgreSQL's"
@@ -235,21 +235,6 @@ def settings(settings: Settings) -> Settings:
     return replace(
         settings, lock_timeout_seconds=LOCK_TIMEOUT, statement_timeout_seconds=STATEMENT_TIMEOUT
     )
-
-
-@contextmanager
-def row_locked(url: str, table: str, where: str) -> Iterator[None]:
-    """Another session holds the row (FOR UPDATE) until the block ends, as a psql session
-    left open in a transaction would."""
-    holder = make_engine(url)
-    try:
-        with holder.connect() as conn:
-            found = conn.execute(text(f"SELECT 1 FROM {table} WHERE {where} FOR UPDATE")).all()
-            assert found, f"no row of {table} where {where}"
-            yield
-            conn.rollback()
-    finally:
-        holder.dispose()
 
 
 @postgresql
