@@ -180,9 +180,12 @@ class ClaimFirst:
             if self._taken is None:
                 try:
                     self._taken = self._claim()
-                except DatabaseUnavailable:
+                except DatabaseUnavailable as unavailable:
                     self._taken = False
-                    logger.warning("database unreachable: Slack request answered 'try again'")
+                    logger.warning(
+                        "database unavailable (%s): Slack request told to try again",
+                        unavailable.reason or "out of reach",
+                    )
                     self._unavailable()
         if self._taken:
             fn()
@@ -232,8 +235,11 @@ def install(
             return next()
         try:
             first = seen.first_time(body)
-        except DatabaseUnavailable:
-            logger.warning("database unreachable: Slack request answered with 'try again'")
+        except DatabaseUnavailable as unavailable:
+            logger.warning(
+                "database unavailable (%s): Slack request answered 'try again'",
+                unavailable.reason or "out of reach",
+            )
             return _try_again(body, context, locales)
         if not first:
             logger.info(

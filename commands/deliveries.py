@@ -13,8 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from commands.bootstrap import Core
-from commands.errors import DatabaseUnavailable
-from storage.db import unreachable
+from commands.errors import database_unavailable
 
 # Slack's last Events API retry comes about five minutes after the first delivery; a Socket
 # Mode envelope is redelivered within seconds. Fifteen minutes covers both with room.
@@ -28,8 +27,9 @@ def first_delivery(core: Core, team_id: str, delivery_id: str) -> bool:
     try:
         return core.db.deliveries.claim(team_id, delivery_id[:255], at, at + EXPIRY)
     except Exception as error:
-        if unreachable(error):
-            raise DatabaseUnavailable("The database cannot be reached.") from error
+        unavailable = database_unavailable(error)
+        if unavailable is not None:
+            raise unavailable from error
         raise
 
 
