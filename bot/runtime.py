@@ -77,11 +77,19 @@ class Redeliveries:
         return taken
 
     def after_answer(
-        self, body: dict[str, Any], later: Later, unavailable: Callable[[], None]
+        self, body: dict[str, Any], later: Later, unavailable: Callable[[], None], retry: str
     ) -> ClaimFirst:
         """What runs the request's work after its answer, once its delivery is claimed there
-        (`unavailable` tells the person when the database cannot say)."""
-        return ClaimFirst(later, lambda: self.first_time(body), unavailable)
+        (`unavailable` tells the person when the database cannot say; `retry`: Slack's
+        X-Slack-Retry-Num, for the log)."""
+
+        def claim() -> bool:
+            first = self.first_time(body)
+            if not first:
+                logger.info("redelivered request ignored (retry %s)", retry)
+            return first
+
+        return ClaimFirst(later, claim, unavailable)
 
     def _purge(self) -> None:
         try:
@@ -228,9 +236,10 @@ def install(
         context["groups"] = groups
         context["later"] = later
         context["omis"] = omis
+        retry = request.headers.get("x-slack-retry-num", ["-"])[0]
         if _kind(body) in CLAIMED_AFTER_ANSWER and delivery_of(body) is not None:
             context["later"] = seen.after_answer(
-                body, later, lambda: _tell_try_again(body, context, locales)
+                body, later, lambda: _tell_try_again(body, context, locales), retry
             )
             return next()
         try:
@@ -242,10 +251,7 @@ def install(
             )
             return _try_again(body, context, locales)
         if not first:
-            logger.info(
-                "redelivered request ignored (retry %s)",
-                request.headers.get("x-slack-retry-num", ["-"])[0],
-            )
+            logger.info("redelivered request ignored (retry %s)", retry)
             return _acknowledged()
         return next()
 
