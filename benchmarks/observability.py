@@ -17,7 +17,9 @@ twice in the same run, both with waitress on loopback:
 
 Rounds alternate between the two so neither gets a quieter machine. For `/omi publish` and an
 Approve click it prints the time until the HTTP answer (Slack's acknowledgement), p50 and p99,
-and the ratio on/off; target: at most x1.05 at p50 and p99. On a shared machine these figures
+and the ratio on/off; target: at most x1.05 at p50 and p99. It also prints the process's CPU
+time per request in each (the answer, the work after it and the benchmark's own client), the
+steadier figure of what observing costs. On a shared machine these figures
 are noisy: a ratio a few percent over the target from one run to the next is within the noise;
 run it twice before reading anything into it.
 """
@@ -30,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import requests
@@ -108,6 +111,8 @@ def run(concurrency: int, rounds: int, omis: int, scrape_every: float) -> int:
             }
             scraper = Scraper(servers["on"].url + "/metrics", scrape_every)
             results: dict[str, dict[str, list[float]]] = {}
+            # The process's CPU time over each round, its work after the answers included.
+            cpu: dict[str, dict[str, float]] = {}
             try:
                 clients = {
                     name: SlackClient(s.url, SECRET, response_urls=fake.response_url)
@@ -132,12 +137,15 @@ def run(concurrency: int, rounds: int, omis: int, scrape_every: float) -> int:
                                 scraper.on.set()
                             else:
                                 scraper.on.clear()
+                            cpu_before = time.process_time()
                             results.setdefault(label, {}).setdefault(name, []).extend(
                                 measure(
                                     clients[name], send, concurrency, f"{label}/{name}",
                                     (fake, "views.update"),
                                 )
                             )  # fmt: skip
+                            cpu.setdefault(label, {}).setdefault(name, 0.0)
+                            cpu[label][name] += time.process_time() - cpu_before
             finally:
                 scraper.stop()
                 for server in servers.values():
@@ -169,6 +177,12 @@ def run(concurrency: int, rounds: int, omis: int, scrape_every: float) -> int:
         print(
             f"{label:<16} ratio on/off: p50 x{p50:.3f}, p99 x{p99:.3f}; "
             f"target <= x{TARGET} at p50 and p99: {'met' if ok else 'NOT met'}"
+        )
+        per = {name: cpu[label][name] / len(by_name[name]) * 1000 for name in ("on", "off")}
+        print(
+            f"{label:<16} CPU per request (answer, work after it, the benchmark's own client"
+            f" and, when on, the scrapes): on {per['on']:.2f} ms, off {per['off']:.2f} ms,"
+            f" x{per['on'] / per['off']:.3f}"
         )
     print("target met" if met else "target NOT met (shared machine: run again before concluding)")
     return 0
