@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,24 @@ TEST_DATABASE_URL = (
     else ""
 )
 
+
+
+@contextmanager
+def fresh_schema(name: str) -> Iterator[str]:
+    """A URL of the PostgreSQL test database on an empty schema of this run's (`name` tells it
+    apart), dropped afterwards: for what must start from nothing, migrations included."""
+    schema = f"{PG_SCHEMA}_{name}"
+    admin = make_engine(BASE_TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(BASE_TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
 
 def pytest_report_header() -> str:
     if BASE_TEST_DATABASE_URL:

@@ -36,6 +36,7 @@ from tests.conftest import (
     PG_SCHEMA,
     SUB_C,
     TEST_DATABASE_URL,
+    fresh_schema,
 )
 from tests.locks import row_locked
 
@@ -151,16 +152,8 @@ def test_zero_leaves_the_servers_own_setting() -> None:
 
 @pytest.fixture
 def empty_schema() -> Iterator[str]:
-    schema = f"{PG_SCHEMA}_limits"
-    admin = make_engine(BASE_TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(BASE_TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    with fresh_schema("limits") as url:
+        yield url
 
 
 @postgresql

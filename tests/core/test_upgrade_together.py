@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from storage.db import make_engine
-from tests.conftest import BASE_TEST_DATABASE_URL, PG_SCHEMA, TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, fresh_schema
 
 pytestmark = pytest.mark.skipif(
     not TEST_DATABASE_URL, reason="concurrent upgrades share one PostgreSQL server"
@@ -24,16 +23,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def empty_schema() -> Iterator[str]:
-    schema = f"{PG_SCHEMA}_upgrade"
-    admin = make_engine(BASE_TEST_DATABASE_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(BASE_TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    with fresh_schema("upgrade") as url:
+        yield url
 
 
 def test_upgrades_started_together_take_turns(empty_schema: str, tmp_path: Path) -> None:
