@@ -5,13 +5,14 @@ client, which finds its WebSocket through the fake Web API's apps.connections.op
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-from bot import views
+from bot import approvals, views
 from bot.app import BotSettings, create_app
 from bot.runtime import install
 from bot.server import start_socket_mode
@@ -19,7 +20,16 @@ from commands import services
 from commands.bootstrap import Core
 from commands.model import RequestState, Status
 from commands.sandbox import SandboxServer
-from tests.bot.flows import SELLER_USER, approve, open_form, request_publication, submit, texts
+from tests.bot.flows import (
+    SELLER_USER,
+    approve,
+    next_update,
+    open_form,
+    request_publication,
+    submit,
+    submit_then,
+    texts,
+)
 from tests.conftest import OMI_1, OMI_NO_CODE
 from tests.slackfake import FakeSlackAPI
 from tests.slackfake.socket_mode import AckTimeout, FakeSocketMode, SocketModeSlack
@@ -187,3 +197,98 @@ def test_envelope_redelivered_after_a_lost_ack_runs_once(
     assert len(fake_slack.calls_to("views.open")) == 2
     assert len(fake_slack.calls_to("views.publish")) == 1
     assert json.loads(json.dumps(socket.envelope(event)))["retry_attempt"] == 1
+
+
+@pytest.fixture
+def replicas(
+    socket: FakeSocketMode,
+    fake_slack: FakeSlackAPI,
+    core: Core,
+    product: str,
+    sandbox: SandboxServer,
+) -> Iterator[tuple[SocketModeSlack, SocketModeSlack]]:
+    """Two apps on one database, each with a Socket Mode connection of its own (connections 1
+    and 2), as two replicas of `omi-bot serve` with SLACK_APP_TOKEN are: Slack sends each
+    envelope on one of them, and a redelivery may come on the other."""
+    fake_slack.set_usergroup("SRM", ["UGRP"])
+    services.selectable_omis(core, product)
+    settings = BotSettings(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        app_token=APP_TOKEN,
+        api_url=fake_slack.url,
+        port=0,
+    )
+    running = []
+    for count in (1, 2):
+        app = create_app(settings, lambda app: install(app, core))
+        running.append(start_socket_mode(app, APP_TOKEN, ping_interval=1))
+        socket.wait_connected(count)
+    yield (
+        SocketModeSlack(socket, connection=1, response_urls=fake_slack.response_url),
+        SocketModeSlack(socket, connection=2, response_urls=fake_slack.response_url),
+    )
+    for handler in running:
+        handler.close()
+
+
+def test_two_replicas_a_command_redelivered_to_the_other_opens_one_modal(
+    replicas: tuple[SocketModeSlack, SocketModeSlack],
+    socket: FakeSocketMode,
+    fake_slack: FakeSlackAPI,
+) -> None:
+    one, other = replicas
+    one.ack_timeout = 1.0
+    socket.lose_next_ack()
+    with pytest.raises(AckTimeout):
+        one.slash_command("publish 0001", user_id=SELLER_USER)
+    command = one.last_envelope_id
+    assert command is not None
+    fake_slack.wait_for("views.update")  # the first replica did its work
+    again = other.redeliver(command, connection=2)
+    assert (again.envelope_id, again.payload) == (command, None)
+    assert [a.connection for a in socket.acks(command)] == [2]  # the first ack was lost
+    open_form(other, fake_slack)  # a new command on the other replica still runs
+    assert len(fake_slack.calls_to("views.open")) == 2
+
+
+def test_two_replicas_approve_delivered_to_both_approves_once(
+    replicas: tuple[SocketModeSlack, SocketModeSlack],
+    socket: FakeSocketMode,
+    fake_slack: FakeSlackAPI,
+    core: Core,
+    sandbox: SandboxServer,
+    drain: Callable[..., None],
+) -> None:
+    """The click and the Proceed submission each reach both replicas (a redelivery on the
+    other connection): one confirmation modal, one approval, one copy."""
+    one, other = replicas
+    request_id = request_publication(one, fake_slack)
+    opened = len(fake_slack.calls_to("views.open"))
+    updated = len(fake_slack.calls_to("views.update"))
+    click = one.block_action(
+        approvals.APPROVE_ACTION, str(request_id), user_id="URM1", channel_id="CREL"
+    )
+    assert click.payload is None
+    other.redeliver(one.last_envelope_id or "", connection=2)
+    confirm = next_update(fake_slack, updated)
+    assert confirm["callback_id"] == approvals.CONFIRM_CALLBACK
+    time.sleep(0.5)  # the copy's work, had it run, would have opened a second modal by now
+    assert len(fake_slack.calls_to("views.open")) == opened + 1
+
+    answer, outcome = submit_then(one, fake_slack, confirm, "URM1")
+    assert answer is not None and "is being published" in texts(outcome)
+    again = other.redeliver(one.last_envelope_id or "", connection=2)
+    assert again.payload is None  # the copy is acknowledged and dropped
+    drain()
+    request = services.get_request(core, request_id)
+    assert request.state is RequestState.APPROVED
+    assert services.show_version(core, str(request.version_id)).version.status is Status.PUBLISHED
+    assert len(sandbox.sandbox.calls_to("CreateImage")) == 1
+    assert_each_acked_once_per_connection(socket)
+
+
+def assert_each_acked_once_per_connection(socket: FakeSocketMode) -> None:
+    acks = [(a.envelope_id, a.connection) for a in socket.acks()]
+    assert len(acks) == len(set(acks)), "no envelope acked twice on one connection"
+    assert {e for e, _ in acks} == set(socket.sent)

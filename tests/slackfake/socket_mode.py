@@ -167,11 +167,16 @@ class FakeSocketMode:
             self._acks.append(Ack(str(envelope_id), payload, link.number, time.time()))
             self._changed.notify_all()
 
-    def _live(self) -> _Link:
+    def _live(self, number: int | None = None) -> _Link:
+        """The newest open connection, or connection `number` (of several apps connected)."""
         with self._lock:
-            live = [lk for lk in self._links if not lk.closed.is_set()]
+            live = [
+                lk
+                for lk in self._links
+                if not lk.closed.is_set() and (number is None or lk.number == number)
+            ]
         if not live:
-            raise AssertionError("the app has no open Socket Mode connection")
+            raise AssertionError(f"no open Socket Mode connection {number or ''}".strip())
         return live[-1]
 
     @property
@@ -238,8 +243,10 @@ class FakeSocketMode:
         envelope_id: str | None = None,
         retry_attempt: int = 0,
         retry_reason: str = "",
+        connection: int | None = None,
     ) -> str:
-        """Deliver one envelope on the newest open connection; returns its envelope_id.
+        """Deliver one envelope on the newest open connection (or on connection number
+        ``connection``); returns its envelope_id.
 
         Reuse ``envelope_id`` with ``retry_attempt`` to redeliver as Slack does after a
         missing acknowledgement."""
@@ -258,7 +265,7 @@ class FakeSocketMode:
             envelope["retry_reason"] = retry_reason or "timeout"
         with self._lock:
             self._sent[envelope_id] = envelope
-        self._live().ws.send(json.dumps(envelope))
+        self._live(connection).ws.send(json.dumps(envelope))
         return envelope_id
 
     def lose_next_ack(self, envelope_id: str = "*") -> None:
@@ -315,9 +322,14 @@ class Acked:
 class SocketModeSlack(SlackClient):
     """:class:`SlackClient`'s requests, delivered over Socket Mode instead of signed HTTP."""
 
-    def __init__(self, socket: FakeSocketMode, **kwargs: Any) -> None:
+    def __init__(
+        self, socket: FakeSocketMode, connection: int | None = None, **kwargs: Any
+    ) -> None:
+        """`connection`: deliver on that connection (one replica's of several), else on the
+        newest open one."""
         super().__init__("http://socket-mode.invalid", "unused", **kwargs)
         self.socket = socket
+        self.connection = connection
         self.ack_timeout = 5.0
         self.last_envelope_id: str | None = None
 
@@ -340,7 +352,13 @@ class SocketModeSlack(SlackClient):
             kind, payload = "events_api", json.loads(body)
         else:
             raise ValueError(f"Socket Mode carries no {content_type} body")
-        return self.deliver(kind, payload, retry_attempt=retry_num or 0, retry_reason=retry_reason)
+        return self.deliver(
+            kind,
+            payload,
+            retry_attempt=retry_num or 0,
+            retry_reason=retry_reason,
+            connection=self.connection,
+        )
 
     def deliver(
         self,
@@ -350,6 +368,7 @@ class SocketModeSlack(SlackClient):
         envelope_id: str | None = None,
         retry_attempt: int = 0,
         retry_reason: str = "",
+        connection: int | None = None,
     ) -> Acked:
         before = len(self.socket.acks(envelope_id)) if envelope_id else 0
         envelope_id = self.socket.send(
@@ -358,13 +377,17 @@ class SocketModeSlack(SlackClient):
             envelope_id=envelope_id,
             retry_attempt=retry_attempt,
             retry_reason=retry_reason if retry_attempt else "",
+            connection=connection,
         )
         self.last_envelope_id = envelope_id
         ack = self.socket.wait_ack(envelope_id, before + 1, timeout=self.ack_timeout)
         return Acked(envelope_id, ack.payload)
 
-    def redeliver(self, envelope_id: str, retry_attempt: int = 1) -> Acked:
-        """The same envelope again, as Slack sends it when it got no ack in time."""
+    def redeliver(
+        self, envelope_id: str, retry_attempt: int = 1, connection: int | None = None
+    ) -> Acked:
+        """The same envelope again, as Slack sends it when it got no ack in time (on
+        connection number ``connection``: another replica's)."""
         sent = self.socket.envelope(envelope_id)
         return self.deliver(
             sent["type"],
@@ -372,4 +395,5 @@ class SocketModeSlack(SlackClient):
             envelope_id=envelope_id,
             retry_attempt=retry_attempt,
             retry_reason="timeout",
+            connection=connection,
         )
