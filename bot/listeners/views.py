@@ -123,7 +123,12 @@ def ask(
         client.views_update(view_id=view_id, view=views.refused(lang, text))
         return
     if errors:
-        product, _ = services.new_form(core, code)
+        try:
+            product, _ = services.new_form(core, code)
+        except Exception as error:  # the product read again to show the form: it may fail too
+            text = failure(lang, error, "the refused form could not be shown again")
+            client.views_update(view_id=view_id, view=views.refused(lang, text))
+            return
         omis_of(context).prefetch(core, code)
         again = views.version_form(lang, product, form, meta, errors=errors, omi=picked)
         client.views_update(view_id=view_id, view=again)

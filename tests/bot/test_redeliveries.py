@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from slack_bolt import App
 
 from bot import approvals
@@ -18,6 +19,7 @@ from commands.errors import DatabaseUnavailable
 from commands.model import now
 from storage.orm import slack_deliveries
 from storage.uow import Database
+from tests.conftest import OMI_NO_CODE
 from tests.notifications.smtp_server import free_port
 from tests.slackfake import FakeSlackAPI
 from tests.slackfake.signing import SlackClient
@@ -265,3 +267,49 @@ def test_a_click_delivered_again_to_another_app_acts_once(
     fake_slack.wait_for("views.update")
     time.sleep(0.5)  # the copy's work, had it run, would have opened a second modal by now
     assert len(fake_slack.calls_to("views.open")) == 1
+
+
+def test_home_tab_with_the_database_unavailable_logs_one_line_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An event has no reply to show an error in: a database out of reach (or a statement cut
+    off at its time limit) after the event was taken is one warning, not a traceback."""
+    from bot.listeners import events
+
+    def unavailable(*_args: object) -> None:
+        raise DatabaseUnavailable("The database cannot be used right now.", "lock timeout")
+
+    monkeypatch.setattr(events, "core_of", lambda *_args: None)
+    monkeypatch.setattr(events, "actor", lambda *_args: None)
+    monkeypatch.setattr(events, "language", lambda *_args: "en")
+    monkeypatch.setattr(events, "publish_home", unavailable)
+    events.show_home(None, None, "U1")  # type: ignore[arg-type]
+    (line,) = [r for r in caplog.records if r.name == "bot.listeners.events"]
+    assert line.levelname == "WARNING" and line.exc_info is None
+    assert "database is unavailable (lock timeout)" in line.getMessage()
+    monkeypatch.setattr(events, "publish_home", lambda *_args: 1 / 0)
+    events.show_home(None, None, "U1")  # type: ignore[arg-type]
+    assert caplog.records[-1].exc_info is not None  # a bug keeps its traceback
+
+
+def test_a_refused_form_that_cannot_be_shown_again_says_try_again(
+    slack: SlackClient,
+    fake_slack: FakeSlackAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """OUTSCALE refuses the OMI (R2) after the answer, and the product cannot be read again to
+    show the form: the modal says to try again, and the log has one line, no traceback."""
+    from commands import services
+
+    from .flows import SELLER_USER, open_form, submit_then
+
+    form = open_form(slack, fake_slack)
+
+    def unavailable(*_args: object) -> None:
+        raise DatabaseUnavailable("The database cannot be used right now.", "lock timeout")
+
+    monkeypatch.setattr(services, "new_form", unavailable)
+    _, shown = submit_then(slack, fake_slack, form, SELLER_USER, omi=OMI_NO_CODE, release_note="x")
+    assert "Try again in a minute" in texts(shown)
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []

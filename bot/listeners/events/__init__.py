@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.home import publish_home
 from bot.listeners._common import actor, core_of, language, later
+from commands.errors import database_unavailable
 
 __all__ = ["register"]
 
@@ -33,9 +34,17 @@ def show_home(client: WebClient, context: BoltContext, user_id: str) -> None:
             actor(context, client, user_id),
             language(context, client, user_id),
         )
-    except Exception:
-        # Events get no reply to show an error in; the tab keeps its previous view.
-        log.exception("the Home tab could not be published")
+    except Exception as error:
+        # Events get no reply to show an error in; the tab keeps its previous view. A database
+        # out of reach (or a statement cut off at its limit) is no bug: one line, no traceback.
+        unavailable = database_unavailable(error)
+        if unavailable is None:
+            log.exception("the Home tab could not be published")
+        else:
+            log.warning(
+                "the Home tab could not be published: the database is unavailable (%s)",
+                unavailable.reason,
+            )
 
 
 def register(app: App) -> None:
