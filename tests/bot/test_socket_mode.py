@@ -172,16 +172,25 @@ def test_dropped_connection_is_reopened(
     assert_each_acked_once(socket)
 
 
-def test_envelope_redelivered_after_a_lost_ack_runs_once(
+def command_whose_ack_is_lost(
     slack: SocketModeSlack, socket: FakeSocketMode, fake_slack: FakeSlackAPI
-) -> None:
+) -> str:
+    """`/omi publish 0001` whose ack never reaches Slack; its envelope ID, once its work (the
+    modal) is done."""
     slack.ack_timeout = 1.0
     socket.lose_next_ack()
     with pytest.raises(AckTimeout):
         slack.slash_command("publish 0001", user_id=SELLER_USER)
     command = slack.last_envelope_id
     assert command is not None
-    fake_slack.wait_for("views.update")  # the first delivery did its work
+    fake_slack.wait_for("views.update")
+    return command
+
+
+def test_envelope_redelivered_after_a_lost_ack_runs_once(
+    slack: SocketModeSlack, socket: FakeSocketMode, fake_slack: FakeSlackAPI
+) -> None:
+    command = command_whose_ack_is_lost(slack, socket, fake_slack)
     again = slack.redeliver(command)
     assert (again.envelope_id, again.payload) == (command, None)
 
@@ -238,13 +247,7 @@ def test_two_replicas_a_command_redelivered_to_the_other_opens_one_modal(
     fake_slack: FakeSlackAPI,
 ) -> None:
     one, other = replicas
-    one.ack_timeout = 1.0
-    socket.lose_next_ack()
-    with pytest.raises(AckTimeout):
-        one.slash_command("publish 0001", user_id=SELLER_USER)
-    command = one.last_envelope_id
-    assert command is not None
-    fake_slack.wait_for("views.update")  # the first replica did its work
+    command = command_whose_ack_is_lost(one, socket, fake_slack)
     again = other.redeliver(command, connection=2)
     assert (again.envelope_id, again.payload) == (command, None)
     assert [a.connection for a in socket.acks(command)] == [2]  # the first ack was lost

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, Table, insert, select, text
-from sqlalchemy.engine import make_url
 
 from storage import orm
 from storage.db import make_engine
 from storage.migrate import alembic_config
+from tests.conftest import fresh_schema
 
 T = datetime(2026, 10, 1, 12, tzinfo=UTC)
 
@@ -29,18 +29,10 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
         yield built
         built.dispose()
         return
-    schema = f"omibot_migration_{os.getpid()}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    built = make_engine(url.render_as_string(hide_password=False))
-    yield built
-    built.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    admin.dispose()
+    with fresh_schema("migration") as url:
+        built = make_engine(url)
+        yield built
+        built.dispose()
 
 
 def migrate(engine: Engine, revision: str) -> None:
