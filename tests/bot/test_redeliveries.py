@@ -150,11 +150,16 @@ def test_an_unreachable_database_is_told_apart(core: Core) -> None:
         raise AssertionError("an unreachable database let the delivery through")
 
 
+def two_apps(start_bot: StartBot, core: Core) -> tuple[SlackClient, SlackClient]:
+    """Two apps with every listener on one database, as two replicas behind one URL."""
+    apps = [start_bot(lambda app: install(app, core))[1] for _ in range(2)]
+    return apps[0], apps[1]
+
+
 def test_redelivery_to_another_app_on_the_same_database_is_dropped(
     start_bot: StartBot, core: Core, product: str, fake_slack: FakeSlackAPI
 ) -> None:
-    _, first = start_bot(lambda app: install(app, core))
-    _, second = start_bot(lambda app: install(app, core))
+    first, second = two_apps(start_bot, core)
     trigger = first.new_trigger_id()
     assert first.slash_command("publish 0001", trigger_id=trigger).status_code == 200
     fake_slack.wait_for("views.update")
@@ -256,8 +261,7 @@ def test_work_after_an_answer_runs_once_its_delivery_is_claimed() -> None:
 def test_a_click_delivered_again_to_another_app_acts_once(
     start_bot: StartBot, core: Core, product: str, fake_slack: FakeSlackAPI
 ) -> None:
-    _, first = start_bot(lambda app: install(app, core))
-    _, second = start_bot(lambda app: install(app, core))
+    first, second = two_apps(start_bot, core)
     trigger = first.new_trigger_id()
     for client in (first, second):
         answer = client.block_action(

@@ -46,6 +46,20 @@ def socket(fake_slack: FakeSlackAPI) -> Iterator[FakeSocketMode]:
         yield server
 
 
+def socket_settings(fake_slack: FakeSlackAPI, core: Core, product: str) -> BotSettings:
+    """The settings of an app on Socket Mode against the fakes, the release managers' group
+    set and the OUTSCALE gateway warmed, as serve does."""
+    fake_slack.set_usergroup("SRM", ["UGRP"])
+    services.selectable_omis(core, product)
+    return BotSettings(
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+        app_token=APP_TOKEN,
+        api_url=fake_slack.url,
+        port=0,
+    )
+
+
 @pytest.fixture
 def handler(
     socket: FakeSocketMode,
@@ -54,16 +68,7 @@ def handler(
     product: str,
     sandbox: SandboxServer,
 ) -> Iterator[SocketModeHandler]:
-    fake_slack.set_usergroup("SRM", ["UGRP"])
-    services.selectable_omis(core, product)  # warm the OUTSCALE gateway, as serve does
-    settings = BotSettings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        app_token=APP_TOKEN,
-        api_url=fake_slack.url,
-        port=0,
-    )
-    app = create_app(settings, lambda app: install(app, core))
+    app = create_app(socket_settings(fake_slack, core, product), lambda app: install(app, core))
     # A dropped link is noticed within a ping interval; one second keeps the test short.
     running = start_socket_mode(app, APP_TOKEN, ping_interval=1)
     socket.wait_connected(1)
@@ -219,15 +224,7 @@ def replicas(
     """Two apps on one database, each with a Socket Mode connection of its own (connections 1
     and 2), as two replicas of `omi-bot serve` with SLACK_APP_TOKEN are: Slack sends each
     envelope on one of them, and a redelivery may come on the other."""
-    fake_slack.set_usergroup("SRM", ["UGRP"])
-    services.selectable_omis(core, product)
-    settings = BotSettings(
-        bot_token=BOT_TOKEN,
-        signing_secret=SIGNING_SECRET,
-        app_token=APP_TOKEN,
-        api_url=fake_slack.url,
-        port=0,
-    )
+    settings = socket_settings(fake_slack, core, product)
     running = []
     for count in (1, 2):
         app = create_app(settings, lambda app: install(app, core))
