@@ -24,6 +24,7 @@ from bot.texts import t
 from commands import deliveries, logs
 from commands.bootstrap import Core
 from commands.errors import DatabaseUnavailable
+from commands.metrics import request_kind
 from commands.notifications.slack import CountRateLimits
 
 logger = logging.getLogger(__name__)
@@ -62,12 +63,15 @@ class Redeliveries:
         self._next_purge = time.monotonic() + purge_every
         self._lock = threading.Lock()
 
-    def first_time(self, body: object) -> bool:
-        """DatabaseUnavailable when the database cannot tell."""
+    def first_time(self, body: object, retry: str = "-") -> bool:
+        """DatabaseUnavailable when the database cannot tell. `retry`: Slack's
+        X-Slack-Retry-Num, for the line logged when it is a copy."""
         identity = delivery_of(body)
         if identity is None:
             return True
         taken = deliveries.first_delivery(self.core, *identity)
+        if not taken:
+            logger.info("redelivered request ignored (retry %s)", retry)
         with self._lock:
             due = time.monotonic() >= self._next_purge
             if due:
@@ -82,14 +86,7 @@ class Redeliveries:
         """What runs the request's work after its answer, once its delivery is claimed there
         (`unavailable` tells the person when the database cannot say; `retry`: Slack's
         X-Slack-Retry-Num, for the log)."""
-
-        def claim() -> bool:
-            first = self.first_time(body)
-            if not first:
-                logger.info("redelivered request ignored (retry %s)", retry)
-            return first
-
-        return ClaimFirst(later, claim, unavailable)
+        return ClaimFirst(later, lambda: self.first_time(body, retry), unavailable)
 
     def _purge(self) -> None:
         try:
@@ -200,7 +197,7 @@ class ClaimFirst:
 
 
 # The requests answered with an empty acknowledgement, whose work all runs after it.
-CLAIMED_AFTER_ANSWER = ("command", "block_actions")
+CLAIMED_AFTER_ANSWER = ("slash_command", "block_actions")
 
 
 def install(
@@ -237,13 +234,13 @@ def install(
         context["later"] = later
         context["omis"] = omis
         retry = request.headers.get("x-slack-retry-num", ["-"])[0]
-        if _kind(body) in CLAIMED_AFTER_ANSWER and delivery_of(body) is not None:
+        if request_kind(body) in CLAIMED_AFTER_ANSWER and delivery_of(body) is not None:
             context["later"] = seen.after_answer(
                 body, later, lambda: _tell_try_again(body, context, locales), retry
             )
             return next()
         try:
-            first = seen.first_time(body)
+            first = seen.first_time(body, retry)
         except DatabaseUnavailable as unavailable:
             logger.warning(
                 "database unavailable (%s): Slack request answered 'try again'",
@@ -251,7 +248,6 @@ def install(
             )
             return _try_again(body, context, locales)
         if not first:
-            logger.info("redelivered request ignored (retry %s)", retry)
             return _acknowledged()
         return next()
 
@@ -269,17 +265,13 @@ def _acknowledged() -> Any:
     return BoltResponse(status=200, body="")
 
 
-def _kind(body: dict[str, Any]) -> str:
-    return "command" if body.get("command") else str(body.get("type") or "")
-
-
 def _try_again(body: dict[str, Any], context: BoltContext, locales: Locales) -> BoltResponse:
     """The answer while the database is out of reach, for what is claimed before its answer:
     a form submission is told, in the person's language, that nothing was done and to try
     again (no 500, no wait); anything else is refused so that Slack delivers it again."""
     client = context.client
     user = _id(body.get("user"))
-    if client is None or not user or _kind(body) != "view_submission":
+    if client is None or not user or request_kind(body) != "view_submission":
         return BoltResponse(status=503, body="")
     lang = locales.language(client, user)
     # Pushed over the form, which stays underneath as it was typed.
@@ -299,7 +291,7 @@ def _tell_try_again(body: dict[str, Any], context: BoltContext, locales: Locales
     trigger = str(body.get("trigger_id") or "")
     in_modal = (body.get("container") or {}).get("type") == "view"
     try:
-        if _kind(body) == "command" and context.respond is not None:
+        if request_kind(body) == "slash_command" and context.respond is not None:
             context.respond(text=text, response_type="ephemeral")
         elif in_modal:
             client.views_push(trigger_id=trigger, view=views.refused(lang, text))
