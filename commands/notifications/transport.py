@@ -92,6 +92,7 @@ class MaildirTransport:
     def __init__(self, path: str | Path = "mail") -> None:
         self.path = Path(path)
         self._box: mailbox.Maildir | None = None
+        self._read: set[str] | None = None
 
     def __repr__(self) -> str:
         return f"MaildirTransport({str(self.path)!r})"
@@ -101,6 +102,7 @@ class MaildirTransport:
 
     def __exit__(self, *exc: object) -> None:
         self._box = None
+        self._read = None
 
     def _mailbox(self) -> mailbox.Maildir:
         if self._box is None:
@@ -120,7 +122,7 @@ class MaildirTransport:
                 key = box.add(data)
                 return Delivery(DeliveryStatus.SENT, f"stored in {self.path} as {key}")
             key = "omi-bot." + hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:40]
-            if key in box:
+            if self._stored(key):
                 return Delivery(
                     DeliveryStatus.SENT, f"already stored in {self.path} as {key} (same Message-ID)"
                 )
@@ -130,6 +132,18 @@ class MaildirTransport:
             # A full disk or a permission problem may be fixed by an operator: keep the mail.
             log.warning("cannot store mail in %s: %s", self.path, exc)
             return Delivery(DeliveryStatus.RETRY, f"cannot store mail in {self.path}: {exc}")
+
+    def _stored(self, key: str) -> bool:
+        # Not `key in mailbox.Maildir`: for a key it does not know, that lists new/ and cur/
+        # again, so storing n mails read the folder n times. A mail stored by us is in new/
+        # until a mail client reads it and moves it to cur/ as KEY:2,FLAGS; cur/ is listed
+        # once per sending session, which is enough: a mail is sent again only by a later
+        # session (a retry after a crash), never twice in one.
+        if (self.path / "new" / key).exists():
+            return True
+        if self._read is None:
+            self._read = {name.split(":", 1)[0] for name in os.listdir(self.path / "cur")}
+        return key in self._read
 
     def _deliver(self, key: str, data: bytes) -> None:
         # The Maildir protocol: write under tmp/, then link into new/ so readers never see a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import mailbox
+import os
 import socket
 import ssl
 from collections.abc import Iterator
@@ -89,6 +90,39 @@ def test_maildir_stores_a_resent_mail_once(tmp_path: Path) -> None:
     assert statuses([first, again, other]) == [DeliveryStatus.SENT] * 3
     assert "already stored" in again.detail
     assert len(mailbox.Maildir(tmp_path / "mail", create=False)) == 2
+
+
+def test_maildir_does_not_store_again_a_mail_a_reader_moved_to_cur(tmp_path: Path) -> None:
+    folder = tmp_path / "mail"
+    MaildirTransport(folder).send(mail_to("alice@example.com", key="outbox:7"))
+    (stored,) = (folder / "new").iterdir()
+    stored.rename(folder / "cur" / f"{stored.name}:2,S")  # what a mail client does on reading
+
+    with MaildirTransport(folder) as later:  # a retry after a crash: a new sending session
+        again = later.send(mail_to("alice@example.com", key="outbox:7"))
+
+    assert again.status is DeliveryStatus.SENT
+    assert "already stored" in again.detail
+    assert list((folder / "new").iterdir()) == []
+    assert len(mailbox.Maildir(folder, create=False)) == 1
+
+
+def test_maildir_reads_the_folder_once_per_session_not_once_per_mail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listed: list[str] = []
+    real = os.listdir
+
+    def listdir(path: str | os.PathLike[str] = ".") -> list[str]:
+        listed.append(str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with MaildirTransport(tmp_path / "mail") as transport:
+        sent = [transport.send(mail_to("alice@example.com", key=f"outbox:{i}")) for i in range(30)]
+
+    assert statuses(sent) == [DeliveryStatus.SENT] * 30
+    assert listed == [str(tmp_path / "mail" / "cur")]
 
 
 def test_maildir_that_cannot_be_written_asks_for_a_retry(tmp_path: Path) -> None:
