@@ -33,7 +33,7 @@ class Core:
 
 
 def cloud_from(settings: Settings) -> Cloud:
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"cache_dir": settings.cache_dir}
     if settings.osc_max_retries is not None:
         options["max_retries"] = settings.osc_max_retries
     if settings.osc_retry_backoff is not None:

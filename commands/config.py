@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from commands.errors import UserError, quoted
 
@@ -23,12 +24,25 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _user_cache_dir(env: Mapping[str, str]) -> str | None:
+    base = env.get("XDG_CACHE_HOME")
+    if not base:
+        home = env.get("HOME")
+        if not home:
+            return None
+        base = str(Path(home) / ".cache")
+    return str(Path(base) / "omi-bot")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///omi-bot.db"
     smtp_url: str | None = field(default=None, repr=False)  # may hold a password
     mail_from: str = "omi-bot <omi-bot@localhost>"
     maildir: str = "mail"
+    # Where what is worth keeping between processes is kept (the parsed OUTSCALE API spec);
+    # None: nothing is kept. From the environment: OMI_CACHE_DIR, else the XDG cache folder.
+    cache_dir: str | None = None
     # PostgreSQL only; 0: the server's own setting. omi-bot's statements are short: one
     # running this long is stuck, and is cancelled and tried again later instead of holding a
     # connection and a worker for ever.
@@ -92,6 +106,7 @@ class Settings:
             smtp_url=env.get("OMI_SMTP_URL") or None,
             mail_from=mail_from,
             maildir=env.get("OMI_MAILDIR") or cls.maildir,
+            cache_dir=env.get("OMI_CACHE_DIR") or _user_cache_dir(env),
             statement_timeout_seconds=_float(
                 env, "OMI_DATABASE_STATEMENT_TIMEOUT_SECONDS", cls.statement_timeout_seconds
             ),

@@ -7,18 +7,27 @@ OSC_ENDPOINT_API). Every refusal becomes a CloudError of one sentence with the O
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 from osc_sdk_python import Gateway
+from osc_sdk_python.version import get_version as sdk_version
 from requests.adapters import HTTPAdapter
 
 from commands import metrics
 from commands.errors import CloudError
 from commands.model import VERSION_TAG, Omi, Seen
+
+log = logging.getLogger("omi_bot.outscale")
 
 # OUTSCALE answers these codes for an image that does not exist (any more).
 NO_SUCH_IMAGE = {"5023"}
@@ -73,37 +82,87 @@ class Image:
 
 
 _SPEC_LOCK = threading.Lock()
-_SPEC_CACHE: dict[str, tuple[Any, Any, Any, Any]] = {}
+_SPEC_CACHE: dict[str, tuple[Any, Any, Any]] = {}
+_ERRORS: list[Any] = []
 
 
 class CachedGateway(Gateway):  # type: ignore[misc]
-    """osc-sdk-python's Gateway, parsing its API spec once per process.
+    """osc-sdk-python's Gateway, parsing its API spec once per process, and once per SDK
+    version when given a cache folder.
 
-    Each Gateway re-reads the 1 MB OpenAPI file on creation (seconds); the bot, the worker and
-    the CLI create one per identity, so the parsed result is shared between them."""
+    Each Gateway parses the SDK's 1 MB OpenAPI file on creation into a tree of about 28 MB of
+    Python objects, and keeps 38 kB of it: each action's parameters, their types and which are
+    required. That takes 0.6 s, and the allocator does not give the tree's memory back to the
+    system, so a worker's RSS keeps a 20 MB peak it needs for nothing. What the SDK keeps is
+    stored as JSON in `cache_dir`, under the SDK's version and the SHA-256 of the spec file: a
+    process that finds it parses nothing, an upgraded SDK parses its own spec once. A cache
+    that cannot be read or written only costs the parse."""
+
+    def __init__(self, *, cache_dir: str | Path | None = None, **options: Any) -> None:
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        super().__init__(**options)
 
     def _load_gateway_structure(self, spec: str) -> None:
         with _SPEC_LOCK:
             cached = _SPEC_CACHE.get(spec)
             if cached is None:
-                super()._load_gateway_structure(spec)
-                _SPEC_CACHE[spec] = (
-                    self.gateway_structure,
-                    self.api_version,
-                    self.endpoint_api_version,
-                    None,
-                )
-            else:
-                self.gateway_structure, self.api_version, self.endpoint_api_version, _ = cached
+                cached = _SPEC_CACHE[spec] = self._kept_or_parsed(spec)
+            self.gateway_structure, self.api_version, self.endpoint_api_version = cached
+
+    def _kept_or_parsed(self, spec: str) -> tuple[Any, Any, Any]:
+        kept = self._kept_file(spec)
+        if kept is not None:
+            try:
+                data = json.loads(kept.read_text(encoding="utf-8"))
+                return data["structure"], data["api_version"], data["endpoint_api_version"]
+            except FileNotFoundError:
+                pass
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.info("the kept OUTSCALE API spec %s is unreadable (%s)", kept, exc)
+        super()._load_gateway_structure(spec)
+        parsed = (self.gateway_structure, self.api_version, self.endpoint_api_version)
+        if kept is not None:
+            self._keep(kept, parsed)
+        return parsed
+
+    def _kept_file(self, spec: str) -> Path | None:
+        if self._cache_dir is None:
+            return None
+        try:
+            digest = hashlib.sha256(Path(spec).read_bytes()).hexdigest()[:32]
+        except OSError:
+            return None  # the SDK's own parse reports a missing spec
+        return self._cache_dir / f"osc-sdk-python-{sdk_version()}-{digest}.json"
+
+    @staticmethod
+    def _keep(kept: Path, parsed: tuple[Any, Any, Any]) -> None:
+        structure, api_version, endpoint_api_version = parsed
+        text = json.dumps(
+            {
+                "structure": structure,
+                "api_version": api_version,
+                "endpoint_api_version": endpoint_api_version,
+            }
+        )
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            # Written aside then renamed: a process starting meanwhile never reads half a file.
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=kept.parent, prefix=".osc-", delete=False
+            ) as handle:
+                handle.write(text)
+            os.replace(handle.name, kept)
+        except OSError as exc:
+            log.info("cannot keep the parsed OUTSCALE API spec in %s (%s)", kept.parent, exc)
 
     def _load_errors(self) -> None:
+        # 24 kB, parsed in milliseconds: kept in memory only (its keys are numbers, which JSON
+        # would turn into strings).
         with _SPEC_LOCK:
-            cached = _SPEC_CACHE.get("errors")
-            if cached is None:
+            if not _ERRORS:
                 super()._load_errors()
-                _SPEC_CACHE["errors"] = (self.gateway_errors, None, None, None)
-            else:
-                self.gateway_errors = cached[0]
+                _ERRORS.append(self.gateway_errors)
+            self.gateway_errors = _ERRORS[0]
 
 
 class _Timeout(HTTPAdapter):

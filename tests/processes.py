@@ -3,10 +3,13 @@ about processes: start-up, SIGTERM, takeover. Their logs go to a file the test c
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +17,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+# One cache folder (the parsed OUTSCALE API spec) for the processes of a test run, as for the
+# processes of one installation: the first one parses, the others read what it kept.
+CACHE_DIR = Path(tempfile.mkdtemp(prefix="omi-bot-test-cache-"))
+atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
 
 
 def omi_env(
@@ -38,6 +45,7 @@ def omi_env(
             "OMI_OSC_RATE_LIMIT": "1000",
             "OMI_OSC_RETRY_BACKOFF": "0.01",
             "OMI_RETRY_BASE_SECONDS": "0.05",
+            "OMI_CACHE_DIR": str(CACHE_DIR),
         }
     )
     env.update(extra)
