@@ -20,6 +20,8 @@ PostgreSQL the tables are ANALYZEd after each insert, as autovacuum would.
   engine's DBAPI cursor, no ORM.
 - p95 over --samples calls after a warm-up; "flat" is the p95 at the largest size over the p95
   at the smallest.
+- `services.check_request` on the biggest product, what answers its Version form submission
+  (R3, R5), with the same baseline and target, flat as well.
 - For information: `services.list_products` (the product list of `/omi products` and the App
   Home) over the 1,000 products, and the database statements one first page costs.
 
@@ -63,7 +65,8 @@ from benchmarks.common import (
 from commands import services
 from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
-from commands.model import Pricing, Status
+from commands.errors import FormErrors
+from commands.model import Pricing, Status, VersionForm
 from storage.orm import products, versions
 
 PAGE = 20  # what /omi versions shows (bot.views.MAX_TABLE_ROWS)
@@ -213,11 +216,27 @@ def check(core: Core, total: int) -> None:
         raise BenchmarkError("the first page differs from the baseline's")
 
 
+def form_check(core: Core) -> Callable[[], object]:
+    """What answers a Version form submission of the biggest product (R3, R5): refused when
+    the form's OMI is already a version's, as it is here (the oldest one's)."""
+    form = VersionForm(omi=f"ami-{0:08x}", release_note="x")
+
+    def run() -> None:
+        try:
+            services.check_request(core, BIGGEST, form)
+        except FormErrors:
+            return
+        raise BenchmarkError("the Version form check did not find the OMI's version (R5)")
+
+    return run
+
+
 def bench(label: str, url: str, sizes: Sequence[int], count: int, table: Table) -> None:
     core = bootstrap(Settings(database_url=url))
     engine = core.db.engine
     first: float | None = None
     last = 0.0
+    forms: list[float] = []
     try:
         insert_products(engine)
         grown = 0
@@ -229,6 +248,7 @@ def bench(label: str, url: str, sizes: Sequence[int], count: int, table: Table) 
             base = p95(samples(raw_page(engine, BIGGEST), count))
             other = p95(samples(another_product(core), count))
             products_list = p95(samples(lambda: services.list_products(core), max(count // 20, 5)))
+            forms.append(p95(samples(form_check(core), count)))
             first = ours if first is None else first
             last = ours
             big = (size + 1) // 2
@@ -253,6 +273,16 @@ def bench(label: str, url: str, sizes: Sequence[int], count: int, table: Table) 
                 )
             )
             table.add(
+                Row(
+                    f"{label}, {size:,} versions: Version form check, biggest product",
+                    ms(forms[-1]),
+                    ms(base),
+                    times(forms[-1], base),
+                    f"p95 <= {TARGET_MS:.0f} ms",
+                    forms[-1] * 1000 <= TARGET_MS,
+                )
+            )
+            table.add(
                 Row(f"{label}, {size:,} versions: products list ({PRODUCTS:,})", ms(products_list))
             )
         assert first is not None
@@ -266,9 +296,24 @@ def bench(label: str, url: str, sizes: Sequence[int], count: int, table: Table) 
                 last <= FLAT * first,
             )
         )
+        table.add(
+            Row(
+                f"{label}: Version form check flat, p95 at {sizes[-1]:,} / at {sizes[0]:,}",
+                ms(forms[-1]),
+                ms(forms[0]),
+                times(forms[-1], forms[0]),
+                f"<= {FLAT}x",
+                forms[-1] <= FLAT * forms[0],
+            )
+        )
         with counting(engine) as seen:
             services.versions_table(core, BIGGEST, limit=PAGE)
-        table.note(f"{label}: one first page runs {len(seen)} statements")
+        with counting(engine) as checked:
+            form_check(core)()
+        table.note(
+            f"{label}: one first page runs {len(seen)} statements, one Version form check "
+            f"{len(checked)}"
+        )
     finally:
         engine.dispose()
 

@@ -9,13 +9,19 @@ from bot import approvals
 from bot.texts import t
 from commands import services
 from commands.bootstrap import Core
-from commands.model import Request, RequestKind
+from commands.model import Product, Request, RequestKind
 
 
-def request_message(core: Core, request: Request, lang: str) -> tuple[str, list[dict[str, Any]]]:
-    """The fallback text and the blocks (with *Approve* and *Reject*) of a request's message."""
-    product, _ = services.new_form(core, request.product_code)
-    audience = services.audience(core, product.code)
+def request_message(
+    core: Core,
+    request: Request,
+    lang: str,
+    context: tuple[Product, services.Audience] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The fallback text and the blocks (with *Approve* and *Reject*) of a request's message;
+    `context`: its product and audience, when the caller has read them
+    (services.request_context)."""
+    product, audience = context or services.request_context(core, request)
     previous = product.last_created_version() if request.kind is RequestKind.PUBLISH else None
     version = (
         product.version(request.version_id)

@@ -21,6 +21,7 @@ from commands.bootstrap import Core
 from commands.errors import CloudError, NotFound, OmiError, UserError
 from commands.model import (
     Actor,
+    Excerpt,
     Omi,
     Product,
     Request,
@@ -34,8 +35,8 @@ from commands.notices import Reach, Recipient
 from commands.notifications.announcements import Rendered, render_announcement
 from commands.notifications.mail import LANGUAGES, Event, MailFacts, RenderedMail, render
 from commands.services.approvals import unpublish_date
-from commands.services.products import find_omi, get_product
-from commands.services.publication import check_publication
+from commands.services.products import find_omi, get_excerpt
+from commands.services.publication import check_publication, holding
 
 __all__ = [
     "COPY_ID_PLACEHOLDER",
@@ -154,7 +155,7 @@ def preview_request(core: Core, request_id: int, *, by: Actor) -> Preview:
         request = uow.requests.get(request_id)
         if request is None:
             raise NotFound(f"There is no request {request_id}.")
-        product = get_product(uow, request.product_code)
+        product = get_excerpt(uow, request.product_code, _excerpt(request))
         product.check_release_manager(by, "preview its requests")
         if request.state is not RequestState.PENDING:
             raise UserError(
@@ -172,12 +173,20 @@ def preview_request(core: Core, request_id: int, *, by: Actor) -> Preview:
             omi = None
         else:
             # What an approval now would refuse (R2, R5) is said instead of a preview.
+            product = holding(core, product, omi)
             product.check_publishable(form, omi)
     elif request.kind is RequestKind.UNPUBLISH:
         product.check_unpublishable(product.version(str(request.version_id)))
     else:
         product.check_unpublishable_product()
     return build(core, request, product, found, omi)
+
+
+def _excerpt(request: Request) -> Excerpt:
+    """What a preview reads of the Versions table: the rows the approval's rules check."""
+    if request.kind is RequestKind.PUBLISH:
+        return Excerpt.of_form(request.version_form())
+    return Excerpt(version_id=request.version_id, live=True)
 
 
 def preview_publication(

@@ -115,6 +115,8 @@ versions = Table(
     # sorting the product's other versions.
     Index("ix_versions_product_created", "product_code", "created_at", "id"),
     Index("ix_versions_product_status_published", "product_code", "status", "published_at", "id"),
+    # The version holding an OMI (R5), for a Version form read without the whole table.
+    Index("ix_versions_product_omi", "product_code", "omi_id"),
 )
 
 requests = Table(

@@ -116,8 +116,9 @@ def post_request(
     client: WebClient, core: Core, request: Request, lang: str, origin: str | None
 ) -> None:
     """Shows the request where the product's release managers are and remembers where."""
-    product, _ = services.new_form(core, request.product_code)
-    text, blocks = request_message(core, request, lang)
+    context = services.request_context(core, request)
+    product = context[0]
+    text, blocks = request_message(core, request, lang, context)
     places = [product.approval_channel] if product.approval_channel else []
     if not places:
         for manager in product.release_managers:

@@ -166,14 +166,11 @@ def open_unpublish(
     carried to the submission so that nothing slow stands before its answer."""
     core = core_of(context)
     try:
+        version = None
         if verb == "unpublish":
-            details = services.show_version(core, ref)
-            product, version = details.product, details.version
-            product.check_unpublishable(product.version(version.id))
+            product, version = services.open_unpublication(core, ref)
         else:
-            product, _ = services.new_form(core, ref)
-            version = None
-            product.check_unpublishable_product()
+            product = services.open_product_unpublication(core, ref)
         who = actor(context, client, command["user_id"])
         meta = {
             "mode": verb,

@@ -23,7 +23,7 @@ from commands.model.names import (
     check_slack_group,
     check_slack_user,
 )
-from commands.model.product import Product
+from commands.model.product import LIVE, Excerpt, PartialTable, Product
 from commands.model.schedules import Due, ScheduleState, Unpublication
 from commands.model.subscribers import Organization, Subscriber, Subscription
 from commands.model.versions import (
@@ -51,6 +51,7 @@ __all__ = [
     "ACCOUNT_ID",
     "CLI_PREFIX",
     "LIMITS",
+    "LIVE",
     "MAX_REQUESTER_NAME",
     "MAX_SOFTWARE_BASE",
     "NAME_MAX",
@@ -62,6 +63,7 @@ __all__ = [
     "Difference",
     "DriftKind",
     "Due",
+    "Excerpt",
     "Finding",
     "Heartbeat",
     "Job",
@@ -70,6 +72,7 @@ __all__ = [
     "Organization",
     "OutboxItem",
     "OutboxState",
+    "PartialTable",
     "Pricing",
     "Product",
     "Request",

@@ -5,7 +5,7 @@ approves (the release managers)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -25,6 +25,7 @@ from commands.model.versions import (
     check_account_id,
     check_product_code,
     new_version_id,
+    typed,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +35,31 @@ DEFAULT_NOTICE_DAYS = 30
 DEFAULT_REMINDER_DAYS = (7, 1)
 MAX_NOTICE_DAYS = 365
 MAX_SCHEDULE_DAYS = 730
+# The versions that still count for the rules of unpublication (R7, R9) and the last
+# available version; unpublished and failed ones are history.
+LIVE = (Status.PUBLISHED, Status.PUBLISHING, Status.BROKEN)
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """The rows of a Versions table that a reading needs, when the whole table need not be
+    read: the last created version always (R3); the versions holding one of `omis` (R5);
+    the version `version_id` (a request's); with `live`, every version in LIVE (R7, R9)."""
+
+    omis: frozenset[str] = frozenset()
+    version_id: str | None = None
+    live: bool = False
+
+    @classmethod
+    def of_form(cls, form: VersionForm, *omis: str) -> Excerpt:
+        """What checking a Version form reads (R3, R5): its OMI as typed and as cleaned, and
+        `omis` (the ID of an OMI typed by its name)."""
+        return cls(omis=frozenset({form.omi, typed(form.omi).strip(), *omis}))
+
+
+class PartialTable(RuntimeError):
+    """A rule asked for rows of the Versions table its excerpt did not read: a bug of the
+    caller, never the user's."""
 
 
 class Product:
@@ -60,6 +86,9 @@ class Product:
     # How many rows the Versions table has, kept with the product so that the table can say
     # it without counting them: versions are only ever added, by publish().
     version_count: int
+    # Set when `versions` holds only an excerpt of the table (storage reads it so for the
+    # Version form and the request messages, whose time must not grow with the table).
+    excerpt: Excerpt | None = None
 
     def __init__(
         self,
@@ -122,19 +151,34 @@ class Product:
         self.reminder_days = days
         self.keep_published = keep_published
 
+    def _whole(self, what: str) -> list[Version]:
+        if self.excerpt is not None:
+            raise PartialTable(f"{what} reads all of product {self.code}'s Versions table")
+        return self.versions
+
+    def _live(self, what: str) -> list[Version]:
+        """The versions in LIVE (and others, when the whole table is read)."""
+        if self.excerpt is not None and not self.excerpt.live:
+            raise PartialTable(f"{what} reads the live versions of product {self.code}")
+        return self.versions
+
     # R1 -- the Versions table
     def versions_table(self) -> list[Version]:
         """Newest first, as the Marketplace lists them."""
-        return sorted(self.versions, key=lambda v: (v.created_at, v.id), reverse=True)
+        return sorted(
+            self._whole("The Versions table"), key=lambda v: (v.created_at, v.id), reverse=True
+        )
 
     def version(self, version_id: str) -> Version:
         for v in self.versions:
             if v.id == version_id:
                 return v
+        if self.excerpt is not None and self.excerpt.version_id != version_id:
+            raise PartialTable(f"Version {version_id} was not read with product {self.code}")
         raise NotFound(f"Product {self.code} has no version {version_id}.")
 
     def published_versions(self) -> list[Version]:
-        return [v for v in self.versions if v.status is Status.PUBLISHED]
+        return [v for v in self._live("Published versions") if v.status is Status.PUBLISHED]
 
     def last_available_version(self, without: Iterable[str] = ()) -> Version | None:
         """The newest published version; with `without`, as it will be once those go."""
@@ -180,6 +224,8 @@ class Product:
 
     def version_using(self, omi_id: str) -> Version | None:
         """A version whose OMI this is; failed attempts don't hold their OMI."""
+        if self.excerpt is not None and omi_id not in self.excerpt.omis:
+            raise PartialTable(f"The versions holding {omi_id} were not read")
         for v in self.versions:
             if v.omi_id == omi_id and v.status is not Status.FAILED:
                 return v
@@ -259,7 +305,7 @@ class Product:
             approved_by=approved_by,
             at=at,
         )
-        self.versions.append(version)
+        self._whole("Publishing").append(version)
         self.version_count = len(self.versions)
         return version
 
@@ -296,7 +342,7 @@ class Product:
         published = self.published_versions()
         if not published:
             raise RuleBroken("R9", f"Product {self.code} has no published version to unpublish.")
-        if any(v.status is Status.PUBLISHING for v in self.versions):
+        if any(v.status is Status.PUBLISHING for v in self._live("Unpublishing a product")):
             raise RuleBroken(
                 "R9",
                 f"A version of product {self.code} is being published; unpublish the product "
@@ -308,7 +354,7 @@ class Product:
         """What unpublishing the whole product unpublishes: every published version, and the
         broken ones (R9)."""
         gone = self.check_unpublishable_product()
-        return gone + [v for v in self.versions if v.status is Status.BROKEN]
+        return gone + [v for v in self._live("Unpublishing a product") if v.status is Status.BROKEN]
 
     def unpublish_all(self, at: datetime) -> list[Version]:
         gone = self.leaving_with_product()

@@ -14,6 +14,7 @@ from commands.bootstrap import Core
 from commands.errors import FormErrors, NotFound, UserError, quoted
 from commands.model import (
     Actor,
+    Excerpt,
     Omi,
     Product,
     Request,
@@ -27,7 +28,7 @@ from commands.model import (
 )
 from commands.notifications import managers
 from commands.retention import RETENTION
-from commands.services.products import find_omi, get_product, get_version
+from commands.services.products import find_omi, get_excerpt, get_product, get_version
 from commands.services.publication import check_publication, start_publication
 from commands.services.schedules import check_schedulable, schedule_in, targets, today
 from commands.services.subscribers import Audience, audience_in
@@ -40,7 +41,7 @@ def check_request(core: Core, product_code: str, form: VersionForm) -> VersionFo
     Version form is answered before the cloud is asked whether the OMI may be published (R2).
     Anyone may ask; returns the completed form."""
     with core.reading() as uow:
-        product = get_product(uow, product_code)
+        product = get_excerpt(uow, product_code, Excerpt.of_form(form))
     return product.check_form(product.complete(form))
 
 
@@ -226,9 +227,20 @@ def check_decision(core: Core, request_id: int, *, by: Actor) -> tuple[Request, 
         request = uow.requests.get(request_id)
         if request is None:
             raise NotFound(f"There is no request {request_id}.")
-        product = get_product(uow, request.product_code)
+        whole_product = request.kind is RequestKind.UNPUBLISH_PRODUCT
+        excerpt = Excerpt(version_id=request.version_id, live=whole_product)
+        product = get_excerpt(uow, request.product_code, excerpt)
         request.check_decidable(product, by)
         return request, product, audience_in(uow, product.code)
+
+
+def request_context(core: Core, request: Request) -> tuple[Product, Audience]:
+    """What a request's message shows besides the request: its product, with the version it
+    names and the last created one (what a publication changes), and whom it would reach."""
+    with core.reading() as uow:
+        excerpt = Excerpt(version_id=request.version_id)
+        product = get_excerpt(uow, request.product_code, excerpt)
+        return product, audience_in(uow, product.code)
 
 
 def requests_of(core: Core, user_id: str, limit: int = 10) -> list[Request]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from commands import audit
 from commands.audit import Kind
 from commands.bootstrap import Core
 from commands.model import (
     Actor,
+    Excerpt,
     Omi,
     Product,
     Version,
     VersionForm,
 )
 from commands.pipeline import step_job
-from commands.services.products import find_omi, get_product, get_version
+from commands.services.products import find_omi, get_excerpt, get_product, get_version
 from storage.uow import UnitOfWork
 
 
@@ -27,10 +30,22 @@ def check_publication(
     """Everything a publication needs, without writing: the completed form (R3) and its OMI
     (R2, R5). Raises FormErrors naming each bad field."""
     with core.reading() as uow:
-        product = get_product(uow, product_code)
+        product = get_excerpt(uow, product_code, Excerpt.of_form(form))
     completed = product.complete(form)
     omi = find_omi(core, product, completed.omi)
+    product = holding(core, product, omi)
     return product, product.check_publishable(completed, omi), omi
+
+
+def holding(core: Core, product: Product, omi: Omi | None) -> Product:
+    """`product`, read again with the versions holding `omi` (R5) when its excerpt has not
+    read them: a form that named the OMI by its name."""
+    excerpt = product.excerpt
+    if omi is None or excerpt is None or omi.image_id in excerpt.omis:
+        return product
+    with core.reading() as uow:
+        wider = replace(excerpt, omis=excerpt.omis | {omi.image_id})
+        return get_excerpt(uow, product.code, wider)
 
 
 def publish(
@@ -81,7 +96,7 @@ def open_modification(core: Core, version_id: str, *, by: Actor) -> tuple[Produc
     refused before anything is typed into it."""
     with core.reading() as uow:
         version = get_version(uow, version_id)
-        product = get_product(uow, version.product_code)
+        product = get_excerpt(uow, version.product_code, Excerpt(version_id=version.id))
         version = product.version(version.id)
         product.check_release_manager(by, "modify its versions")
         version.check_modifiable()

@@ -166,7 +166,8 @@ def audience(core: Core, product_code: str) -> Audience:
 
 
 def audience_in(uow: UnitOfWork, product_code: str) -> Audience:
-    get_product(uow, product_code)
+    if uow.products.get(product_code, versions=False) is None:
+        raise NotFound(f"There is no product with product code {quoted(product_code)}.")
     subs = uow.subscribers.list(product_code)
     emails = {s.email.lower() for s in subs}
     for org in uow.subscribers.organizations_by_id(s.organization_id for s in subs).values():
