@@ -80,6 +80,15 @@ class Redeliveries:
             self.later(self._purge)
         return taken
 
+    def seen(self, body: object, retry: str = "-") -> bool:
+        """Whether the delivery was taken already (a copy), without taking it: a read that
+        waits for no writer. DatabaseUnavailable when the database cannot tell."""
+        identity = delivery_of(body)
+        if identity is None or not deliveries.taken_before(self.core, *identity):
+            return False
+        logger.info("redelivered request ignored (retry %s)", retry)
+        return True
+
     def after_answer(
         self, body: dict[str, Any], later: Later, unavailable: Callable[[], None], retry: str
     ) -> ClaimFirst:
@@ -163,10 +172,12 @@ class ClaimFirst:
     """Runs a request's work after its answer, once the request's delivery is claimed (by the
     first task to run, after the answers in flight): a copy delivered again runs none of it.
 
-    A slash command or a click is answered with an empty acknowledgement and does all its work
-    afterwards, so its claim need not delay the answer: claimed here, it costs the answers
-    nothing, and a replica that stops between the answer and the claim leaves the delivery
-    unclaimed rather than taken and never done."""
+    A slash command or a click is answered with an empty acknowledgement, and a form
+    submission with what the form's checks say, reading only; what they change comes after,
+    so their claim need not delay the answer: claimed here, it costs the answers nothing, and
+    a replica that stops between the answer and the claim leaves the delivery unclaimed
+    rather than taken and never done. A listener that writes before its answer claims first
+    (`now`)."""
 
     def __init__(
         self, later: Later, claim: Callable[[], bool], unavailable: Callable[[], None]
@@ -179,6 +190,15 @@ class ClaimFirst:
 
     def __call__(self, fn: Callable[[], None], *, before_answers: bool = False) -> Future[None]:
         return self._later(lambda: self._run(fn), before_answers=before_answers)
+
+    def now(self) -> bool:
+        """Claims the delivery at once, for a listener about to write before its answer:
+        False for a copy of one taken. DatabaseUnavailable when the database cannot say (the
+        listener tells the person; the work after the answer asks again)."""
+        with self._lock:
+            if self._taken is None:
+                self._taken = self._claim()
+            return self._taken
 
     def _run(self, fn: Callable[[], None]) -> None:
         with self._lock:
@@ -196,8 +216,11 @@ class ClaimFirst:
             fn()
 
 
-# The requests answered with an empty acknowledgement, whose work all runs after it.
-CLAIMED_AFTER_ANSWER = ("slash_command", "block_actions")
+# The requests whose answer changes nothing: their delivery is claimed by what follows it.
+CLAIMED_AFTER_ANSWER = ("slash_command", "block_actions", "view_submission")
+# Those whose answer a person sees (a form's next view): a copy of one already taken is
+# answered with an empty acknowledgement instead, found by a read before the answer.
+READ_BEFORE_ANSWER = ("view_submission",)
 
 
 def install(
@@ -234,12 +257,17 @@ def install(
         context["later"] = later
         context["omis"] = omis
         retry = request.headers.get("x-slack-retry-num", ["-"])[0]
-        if request_kind(body) in CLAIMED_AFTER_ANSWER and delivery_of(body) is not None:
-            context["later"] = seen.after_answer(
-                body, later, lambda: _tell_try_again(body, context, locales), retry
-            )
-            return next()
+        kind = request_kind(body)
+        context["claim"] = lambda: True
         try:
+            if kind in CLAIMED_AFTER_ANSWER and delivery_of(body) is not None:
+                if kind in READ_BEFORE_ANSWER and seen.seen(body, retry):
+                    return _acknowledged()
+                claimer = seen.after_answer(
+                    body, later, lambda: _tell_try_again(body, context, locales), retry
+                )
+                context["later"], context["claim"] = claimer, claimer.now
+                return next()
             first = seen.first_time(body, retry)
         except DatabaseUnavailable as unavailable:
             logger.warning(
@@ -266,9 +294,9 @@ def _acknowledged() -> Any:
 
 
 def _try_again(body: dict[str, Any], context: BoltContext, locales: Locales) -> BoltResponse:
-    """The answer while the database is out of reach, for what is claimed before its answer:
-    a form submission is told, in the person's language, that nothing was done and to try
-    again (no 500, no wait); anything else is refused so that Slack delivers it again."""
+    """The answer while the database is out of reach, for what is read or claimed before its
+    answer: a form submission is told, in the person's language, that nothing was done and to
+    try again (no 500, no wait); anything else is refused so that Slack delivers it again."""
     client = context.client
     user = _id(body.get("user"))
     if client is None or not user or request_kind(body) != "view_submission":
@@ -280,8 +308,9 @@ def _try_again(body: dict[str, Any], context: BoltContext, locales: Locales) -> 
 
 
 def _tell_try_again(body: dict[str, Any], context: BoltContext, locales: Locales) -> None:
-    """After the answer of a command or a click whose delivery could not be claimed: the
-    person is told, in their language, that nothing was done and to try again."""
+    """After the answer of a command, a click or a form submission whose delivery could not
+    be claimed: the person is told, in their language, that nothing was done and to try
+    again."""
     client = context.client
     user = body.get("user_id") or _id(body.get("user"))
     if client is None or not user:
@@ -290,9 +319,13 @@ def _tell_try_again(body: dict[str, Any], context: BoltContext, locales: Locales
     text = t(lang, "database_down")
     trigger = str(body.get("trigger_id") or "")
     in_modal = (body.get("container") or {}).get("type") == "view"
+    submitted = _id(body.get("view")) if request_kind(body) == "view_submission" else None
     try:
         if request_kind(body) == "slash_command" and context.respond is not None:
             context.respond(text=text, response_type="ephemeral")
+        elif submitted is not None:
+            # The form's answer replaced it with a "working" view, which says so now.
+            client.views_update(view_id=submitted, view=views.refused(lang, text))
         elif in_modal:
             client.views_push(trigger_id=trigger, view=views.refused(lang, text))
         else:

@@ -10,6 +10,7 @@ expires is acknowledged and dropped, so a command opens one modal and a click ac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from commands.bootstrap import Core
@@ -24,8 +25,18 @@ def first_delivery(core: Core, team_id: str, delivery_id: str) -> bool:
     """True for the first delivery of (team, trigger or event ID) across every replica;
     False for a copy of one already taken. DatabaseUnavailable when it cannot be told."""
     at = core.clock()
+    return _asking(lambda: core.db.deliveries.claim(team_id, delivery_id[:255], at, at + EXPIRY))
+
+
+def taken_before(core: Core, team_id: str, delivery_id: str) -> bool:
+    """Whether (team, trigger or event ID) was taken already, by any replica, without taking
+    it. DatabaseUnavailable when it cannot be told."""
+    return _asking(lambda: core.db.deliveries.taken(team_id, delivery_id[:255], core.clock()))
+
+
+def _asking(ask: Callable[[], bool]) -> bool:
     try:
-        return core.db.deliveries.claim(team_id, delivery_id[:255], at, at + EXPIRY)
+        return ask()
     except Exception as error:
         unavailable = database_unavailable(error)
         if unavailable is not None:

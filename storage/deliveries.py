@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, bindparam, delete
+from sqlalchemy import CursorResult, Engine, bindparam, delete, literal, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.sql.dml import Delete, ReturningInsert
@@ -16,6 +16,11 @@ from storage.db import is_sqlite
 from storage.orm import slack_deliveries
 
 _PURGE: Delete = delete(slack_deliveries).where(slack_deliveries.c.expires_at <= bindparam("at"))
+_TAKEN = select(literal(1)).where(
+    slack_deliveries.c.team_id == bindparam("team_id"),
+    slack_deliveries.c.delivery_id == bindparam("delivery_id"),
+    slack_deliveries.c.expires_at > bindparam("at", type_=slack_deliveries.c.expires_at.type),
+)
 
 
 @dataclass(eq=False)
@@ -37,8 +42,9 @@ class Deliveries:
     together by the next, in one statement and one commit. Fifty requests at once then wait
     for a few commits instead of queueing for fifty."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.read_engine = read_engine or engine
         self._insert = sqlite_dialect.insert if is_sqlite(engine) else postgresql.insert
         self._one = self._statement(
             {
@@ -69,6 +75,13 @@ class Deliveries:
         if mine.error is not None:
             raise mine.error
         return mine.taken
+
+    def taken(self, team_id: str, delivery_id: str, at: datetime) -> bool:
+        """Whether a replica has taken the delivery (an unexpired claim): one read by the
+        primary key, which waits for no writer."""
+        values = {"team_id": team_id, "delivery_id": delivery_id, "at": at}
+        with self.read_engine.connect() as connection:
+            return connection.execute(_TAKEN, values).first() is not None
 
     def _write_waiting(self) -> None:
         """Writes every claim waiting, then hands the writing to a claim that came meanwhile."""

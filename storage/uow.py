@@ -151,8 +151,8 @@ class Database:
             expire_on_commit=False,
         )
         self._sqlite = is_sqlite(engine)
-        # Slack's deliveries taken, claimed before each acknowledgement outside any unit of work.
-        self.deliveries = deliveries.Deliveries(engine)
+        # Slack's deliveries taken, claimed around acknowledgements outside any unit of work.
+        self.deliveries = deliveries.Deliveries(engine, self.read_engine)
 
     def uow(self) -> UnitOfWork:
         """A unit of work that may write; on SQLite it holds the write lock from its BEGIN."""

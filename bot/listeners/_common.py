@@ -43,6 +43,13 @@ def later(context: BoltContext, fn: Callable[[], None]) -> None:
     context["later"](fn)
 
 
+def claimed(context: BoltContext) -> bool:
+    """For a listener about to write before its answer: takes the request's delivery now.
+    False for a copy of one already taken (answer it with an empty acknowledgement);
+    DatabaseUnavailable when the database cannot say."""
+    return bool(context["claim"]())
+
+
 def language(context: BoltContext, client: WebClient, user_id: str) -> str:
     """Asks Slack (cached): call it after the acknowledgement only."""
     locales: Locales = context["locales"]

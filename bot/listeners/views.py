@@ -16,6 +16,7 @@ from bot import approvals, unpublication, views
 from bot.groups import unsealed
 from bot.listeners._common import (
     actor,
+    claimed,
     core_of,
     failure,
     later,
@@ -184,7 +185,8 @@ def on_unpublish_when(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
     """The date (or "now") is checked and the request written before the answer, from the
-    database and the groups the form carries; the request message is posted after."""
+    database and the groups the form carries (the delivery claimed first); the request
+    message is posted after."""
     meta = views.metadata(view)
     lang = str(meta.get("lang") or "en")
     user = body["user"]["id"]
@@ -195,6 +197,9 @@ def on_unpublish_when(
         if not now and not picked:
             raise FormErrors({"date": t(lang, "date_needed")})
         on = None if now else services.parse_date(picked)
+        if not claimed(context):
+            ack()  # a copy of a submission already taken
+            return
         if meta.get("mode") == "unpublish-product":
             request = services.request_unpublish_product(
                 core,

@@ -7,25 +7,38 @@ import dataclasses
 import threading
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from slack_bolt import App
 
 from bot import approvals
 from bot.runtime import delivery_of, install
+from commands import deliveries, services
 from commands.bootstrap import Core
 from commands.deliveries import EXPIRY, first_delivery, purge_deliveries
 from commands.errors import DatabaseUnavailable
-from commands.model import now
+from commands.model import VersionForm, now
 from storage.orm import slack_deliveries
 from storage.uow import Database
-from tests.conftest import OMI_NO_CODE
+from tests.conftest import OMI_1, OMI_2, OMI_NO_CODE
 from tests.notifications.smtp_server import free_port
 from tests.slackfake import FakeSlackAPI
 from tests.slackfake.signing import SlackClient
 
 from .conftest import StartBot
-from .flows import texts
+from .flows import (
+    SELLER_USER,
+    approval_posts,
+    next_update,
+    open_form,
+    sent,
+    state,
+    submit,
+    submit_then,
+    texts,
+    when_state,
+)
 
 
 def test_a_delivery_is_taken_once_per_team(core: Core) -> None:
@@ -304,10 +317,6 @@ def test_a_refused_form_that_cannot_be_shown_again_says_try_again(
 ) -> None:
     """OUTSCALE refuses the OMI (R2) after the answer, and the product cannot be read again to
     show the form: the modal says to try again, and the log has one line, no traceback."""
-    from commands import services
-
-    from .flows import SELLER_USER, open_form, submit_then
-
     form = open_form(slack, fake_slack)
 
     def unavailable(*_args: object) -> None:
@@ -317,3 +326,102 @@ def test_a_refused_form_that_cannot_be_shown_again_says_try_again(
     _, shown = submit_then(slack, fake_slack, form, SELLER_USER, omi=OMI_NO_CODE, release_note="x")
     assert "Try again in a minute" in texts(shown)
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+def _form_view(form: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": form.get("id") or "VSUBMITTED",
+        "callback_id": form["callback_id"],
+        "private_metadata": form["private_metadata"],
+    }
+
+
+def test_a_form_submitted_again_asks_once_and_the_copy_closes_the_modal(
+    start_bot: StartBot, core: Core, product: str, fake_slack: FakeSlackAPI
+) -> None:
+    """A submission is claimed by the work after its answer; a copy that comes once it is
+    taken, on whichever replica, is found by a read before its answer and answered empty
+    (the modal closes) instead of with a "checking" view no work would ever replace."""
+    first, second = two_apps(start_bot, core)
+    form = open_form(first, fake_slack)
+    trigger = first.new_trigger_id()
+    values = state(omi=OMI_1, release_note="x")
+    before = len(fake_slack.calls_to("views.update"))
+    answer = first.view_submission(
+        _form_view(form), user_id=SELLER_USER, state_values=values, trigger_id=trigger
+    )
+    assert answer.json()["response_action"] == "update"
+    assert "sent to the release managers" in texts(next_update(fake_slack, before))
+    again = second.view_submission(
+        _form_view(form), user_id=SELLER_USER, state_values=values, trigger_id=trigger, retry_num=1
+    )
+    assert again.status_code == 200 and again.text == ""
+    time.sleep(0.5)  # the copy's work, had it run, would have asked a second time by now
+    assert len(services.requests_of(core, SELLER_USER)) == 1
+
+
+def test_a_form_is_answered_before_its_delivery_is_claimed(
+    slack: SlackClient, core: Core, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer of a Version form reads only; its claim, a write, waits for nothing of it."""
+    form = open_form(slack, fake_slack)
+    release = threading.Event()
+    claims: list[str] = []
+    real = deliveries.first_delivery
+
+    def held(*args: Any) -> bool:
+        release.wait(10)
+        claims.append("claimed")
+        return real(*args)
+
+    monkeypatch.setattr(deliveries, "first_delivery", held)
+    before = len(fake_slack.calls_to("views.update"))
+    answer = submit(slack, form, omi=OMI_1, release_note="x")
+    assert answer is not None and answer["response_action"] == "update"
+    assert claims == [] and services.requests_of(core, SELLER_USER) == []
+    release.set()
+    assert "sent to the release managers" in texts(next_update(fake_slack, before))
+    assert claims == ["claimed"] and len(services.requests_of(core, SELLER_USER)) == 1
+
+
+def test_a_form_whose_delivery_cannot_be_claimed_says_try_again_and_asks_nothing(
+    slack: SlackClient, core: Core, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    form = open_form(slack, fake_slack)
+
+    def unavailable(*_args: object) -> bool:
+        raise DatabaseUnavailable("The database cannot be used right now.", "lock timeout")
+
+    monkeypatch.setattr(deliveries, "first_delivery", unavailable)
+    _, shown = submit_then(slack, fake_slack, form, SELLER_USER, omi=OMI_1, release_note="x")
+    assert "Try again in a minute" in texts(shown)
+    time.sleep(0.3)
+    assert services.requests_of(core, SELLER_USER) == []
+    assert approval_posts(fake_slack) == []
+
+
+def test_an_unpublish_date_form_claims_before_it_writes(
+    start_bot: StartBot, core: Core, product: str, fake_slack: FakeSlackAPI, drain: Any
+) -> None:
+    """The date form writes its request before its answer: it claims its delivery first, so a
+    copy on another replica (a lost answer, delivered again) writes no second request."""
+    first, second = two_apps(start_bot, core)
+    for omi in (OMI_1, OMI_2):
+        services.publish(core, product, VersionForm(omi=omi, release_note=omi), requested_by="ops")
+    drain()
+    form = open_form(first, fake_slack, "unpublish-product 0001", user="URM1")
+    trigger = first.new_trigger_id()
+    for client, retry in ((first, None), (second, 1)):
+        answer = client.view_submission(
+            _form_view(form),
+            user_id="URM1",
+            state_values=when_state(now=True),
+            trigger_id=trigger,
+            retry_num=retry,
+        )
+        assert answer.status_code == 200
+        if retry is None:
+            assert sent(answer.json())
+        else:
+            assert answer.text == ""
+    assert len(services.requests_of(core, "URM1")) == 1
