@@ -56,7 +56,8 @@ class OmiMenus:
     def prefetch(self, core: Core, code: str, urgent: bool = False) -> Future[None] | None:
         """Start fetching the product's OMIs unless a fresh list is held or a fetch runs.
         A form that opens has seconds before its menu is loaded, so its fetch waits for the
-        answers in flight like other work after an answer; a menu's own fetch is `urgent`."""
+        answers in flight like other work after an answer; a menu with no list held at all
+        fetches `urgent`."""
         with self._lock:
             entry = self._entries.get(code)
             if entry is not None and time.monotonic() - entry.at < self.ttl:
@@ -83,10 +84,12 @@ class OmiMenus:
             self._entries[code] = _Entry(time.monotonic(), omis, keys, options)
 
     def matching(self, core: Core, code: str, typed: str, limit: int) -> list[dict[str, Any]]:
-        """The options of the held OMIs whose name or ID contains `typed`, at most `limit`."""
-        running = self.prefetch(core, code, urgent=True)
+        """The options of the held OMIs whose name or ID contains `typed`, at most `limit`.
+        A list held past its `ttl` still answers; its refresh waits for the answers in flight
+        (fetching thousands of OMIs at once would hold up every answer being made)."""
         with self._lock:
             entry = self._entries.get(code)
+        running = self.prefetch(core, code, urgent=entry is None)
         if entry is None and running is not None:
             try:
                 running.result(timeout=self.wait)
