@@ -61,7 +61,7 @@ ANNOUNCEMENTS = frozenset(
     }
 )
 PROGRESS_PREFIX = "progress_"
-# Messages to release managers (commands/notifications/managers.py), posted as written.
+# Messages to release managers (commands/notifications/managers/), posted as written.
 MANAGERS_PREFIX = "managers_"
 CHANNEL_INTERVAL = timedelta(seconds=1)
 DEFAULT_API_URL = "https://slack.com/api/"
