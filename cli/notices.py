@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from cli.common import Ctx, pass_ctx, reported, table, when, who
-from commands import catalog, services
+from commands import catalog, directory, services
 from commands.errors import UserError, clipped, quoted
 from commands.model import OutboxItem
 from commands.notifications.outbox import (
@@ -144,7 +144,7 @@ def organizations() -> None:
 @reported
 def organizations_add(ctx: Ctx, name: str, language: str, admins: tuple[str, ...]) -> None:
     """Add an organization, or update its language and administrators."""
-    existed = catalog.organization_exists(ctx.core, name)
+    existed = directory.organization_exists(ctx.core, name)
     org = services.save_organization(ctx.core, name=name, language=language, admin_emails=admins)
     click.echo(
         f"{'Updated' if existed else 'Added'} organization {org.name} ({org.language}), "
@@ -158,7 +158,7 @@ def organizations_add(ctx: Ctx, name: str, language: str, admins: tuple[str, ...
 @reported
 def organizations_list(ctx: Ctx, as_json: bool) -> None:
     """Organizations with their language and administrators."""
-    orgs = catalog.organizations(ctx.core)
+    orgs = directory.organizations(ctx.core)
     if as_json:
         click.echo(
             json.dumps(
@@ -205,7 +205,7 @@ def subscribers_add(
 ) -> None:
     """Add a subscriber account, or update it; --product subscribes it (it gets launch
     permission on every published copy of the product)."""
-    catalog.check_subscriber_input(
+    directory.check_subscriber_input(
         ctx.core,
         account_id=account_id,
         organization=organization,
@@ -213,7 +213,7 @@ def subscribers_add(
         slack_channel=slack_channel,
         products=products,
     )
-    existed = catalog.find_subscriber(ctx.core, account_id) is not None
+    existed = directory.find_subscriber(ctx.core, account_id) is not None
     sub = services.save_subscriber(
         ctx.core,
         account_id=account_id,
@@ -237,7 +237,7 @@ def subscribers_add(
 def subscribers_remove(ctx: Ctx, account_id: str) -> None:
     """Unsubscribe the account from every product (it loses launch permission), then forget
     it."""
-    products = catalog.subscriber_line(ctx.core, account_id).products
+    products = directory.subscriber_line(ctx.core, account_id).products
     services.remove_subscriber(ctx.core, account_id)
     click.echo(
         f"Removed subscriber {account_id}"
@@ -253,7 +253,7 @@ def subscribers_remove(ctx: Ctx, account_id: str) -> None:
 @reported
 def subscribers_list(ctx: Ctx, product_code: str | None, as_json: bool) -> None:
     """Subscriber accounts with their organization, contact, Slack channel and products."""
-    lines = catalog.subscribers(ctx.core, product_code)
+    lines = directory.subscribers(ctx.core, product_code)
     if as_json:
         click.echo(
             json.dumps(
@@ -309,7 +309,7 @@ def subscribers_subscribe(ctx: Ctx, account_id: str, product_code: str) -> None:
 @reported
 def subscribers_unsubscribe(ctx: Ctx, account_id: str, product_code: str) -> None:
     """Unsubscribe an account from a product: it loses launch permission on its copies."""
-    catalog.subscriber_line(ctx.core, account_id)
+    directory.subscriber_line(ctx.core, account_id)
     if services.unsubscribe(ctx.core, account_id, product_code):
         click.echo(f"Unsubscribed {account_id} from product {product_code}.")
     else:

@@ -1,10 +1,5 @@
-"""The catalog file: products, organizations and subscribers described in one TOML file and
-applied idempotently (`omi-bot catalog apply FILE`), plus the directory reads the CLI shows.
-
-The whole file is checked before anything is written, so a bad file changes nothing and is
-answered with one line naming the file and the problem. Applying adds and updates; it never
-removes a product, an organization, a subscriber or a subscription the file does not mention
-(a partial file must not revoke anyone's access): removals go through the CLI.
+"""The catalog file as written, read and checked on its own, without the database: every
+problem is found before anything is written, and named with the file, the entry and the key.
 
     [[products]]
     code = "0001"
@@ -28,18 +23,15 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from commands import services
-from commands.bootstrap import Core
-from commands.errors import NotFound, UserError, clipped, quoted
+from commands.errors import UserError, clipped, quoted
 from commands.model import (
-    Organization,
     Pricing,
     Product,
-    Subscriber,
     check_account_id,
     check_name,
     check_product_code,
@@ -48,8 +40,6 @@ from commands.model import (
     check_slack_user,
     now,
 )
-
-# -- the file -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -298,228 +288,3 @@ def _subscriber(where: str, data: object) -> SubscriberEntry:
         t.check(check_slack_channel, entry.slack_channel)
     _unique(f"{t.where}: products", list(entry.products))
     return entry
-
-
-# -- applying -----------------------------------------------------------------------------------
-
-
-def apply(core: Core, catalog: Catalog) -> list[str]:
-    """Brings the database to what the catalog says, through the same operations as the CLI.
-    Returns one line per change; none when the database already matched."""
-    _check_against_database(core, catalog)
-    changes: list[str] = []
-    for p in catalog.products:
-        changes += _apply_product(core, p)
-    for o in catalog.organizations:
-        changes += _apply_organization(core, o)
-    for s in catalog.subscribers:
-        changes += _apply_subscriber(core, s)
-    return changes
-
-
-def _check_against_database(core: Core, catalog: Catalog) -> None:
-    """What only the database can tell, checked before the first write."""
-    orgs = {o.name for o in catalog.organizations}
-    codes = {p.code for p in catalog.products}
-    with core.reading() as uow:
-        for p in catalog.products:
-            current = uow.products.get(p.code, versions=False)
-            if (
-                current is not None
-                and current.seller_account_id != p.seller_account_id
-                and uow.versions.count(p.code) > 0
-            ):
-                raise UserError(
-                    f"product {p.code} already has versions from account "
-                    f"{current.seller_account_id}; its seller account cannot change."
-                )
-        for s in catalog.subscribers:
-            if s.organization not in orgs and uow.subscribers.organization(s.organization) is None:
-                raise UserError(
-                    f"subscriber {s.account_id}: there is no organization {quoted(s.organization)} "
-                    "in the file or the database."
-                )
-            for code in s.products:
-                if code not in codes and uow.products.get(code, versions=False) is None:
-                    raise UserError(
-                        f"subscriber {s.account_id}: there is no product {quoted(code)} in the "
-                        "file or the database."
-                    )
-
-
-def _apply_product(core: Core, p: ProductEntry) -> list[str]:
-    with core.reading() as uow:
-        current = uow.products.get(p.code, versions=False)
-        if current is not None:
-            differs = [
-                name
-                for name, old, new in (
-                    ("name", current.name, p.name),
-                    ("seller_account_id", current.seller_account_id, p.seller_account_id),
-                    ("pricing", current.pricing.value, p.pricing),
-                    ("release_managers", list(current.release_managers), list(p.release_managers)),
-                    (
-                        "release_manager_group",
-                        current.release_manager_group,
-                        p.release_manager_group,
-                    ),
-                    ("approval_channel", current.approval_channel, p.approval_channel),
-                )
-                if old != new
-            ]
-            # The schedule settings change only when the file gives them.
-            differs += [
-                name
-                for name, old, new in (
-                    ("notice_days", current.notice_days, p.notice_days),
-                    ("reminder_days", list(current.reminder_days), _days(p.reminder_days)),
-                    ("keep_published", current.keep_published or 0, p.keep_published),
-                )
-                if new is not None and old != new
-            ]
-            if not differs:
-                return []
-    services.save_product(
-        core,
-        code=p.code,
-        name=p.name,
-        seller_account_id=p.seller_account_id,
-        pricing=p.pricing,
-        release_managers=p.release_managers,
-        release_manager_group=p.release_manager_group,
-        approval_channel=p.approval_channel,
-        notice_days=p.notice_days,
-        reminder_days=p.reminder_days,
-        # 0 keeps every version, as the CLI's --keep-published 0 does.
-        keep_published=services.UNSET if p.keep_published is None else p.keep_published or None,
-    )
-    if current is None:
-        return [f"added product {p.code} ({p.name})"]
-    return [f"updated product {p.code}: {', '.join(differs)}"]
-
-
-def _days(days: tuple[int, ...] | None) -> list[int] | None:
-    return None if days is None else sorted(set(days), reverse=True)
-
-
-def _apply_organization(core: Core, o: OrganizationEntry) -> list[str]:
-    with core.reading() as uow:
-        current = uow.subscribers.organization(o.name)
-        if current is not None:
-            differs = [
-                name
-                for name, old, new in (
-                    ("language", current.language, o.language),
-                    ("admins", list(current.admin_emails), list(o.admins)),
-                )
-                if old != new
-            ]
-            if not differs:
-                return []
-    services.save_organization(core, name=o.name, language=o.language, admin_emails=o.admins)
-    if current is None:
-        return [f"added organization {o.name} ({o.language})"]
-    return [f"updated organization {o.name}: {', '.join(differs)}"]
-
-
-def _apply_subscriber(core: Core, s: SubscriberEntry) -> list[str]:
-    changes: list[str] = []
-    with core.reading() as uow:
-        org = uow.subscribers.organization(s.organization)
-        current = uow.subscribers.get(s.account_id)
-        subscribed = {x.product_code for x in uow.subscribers.subscriptions_of(s.account_id)}
-        same = (
-            current is not None
-            and org is not None
-            and current.organization_id == org.id
-            and current.email == s.email
-            and current.slack_channel == s.slack_channel
-        )
-    if not same:
-        services.save_subscriber(
-            core,
-            account_id=s.account_id,
-            organization=s.organization,
-            email=s.email,
-            slack_channel=s.slack_channel,
-        )
-        verb = "added" if current is None else "updated"
-        changes.append(f"{verb} subscriber {s.account_id} ({s.organization}, {s.email})")
-    for code in s.products:
-        if code not in subscribed and services.subscribe(core, s.account_id, code):
-            changes.append(f"subscribed {s.account_id} to product {code}")
-    return changes
-
-
-# -- the directory, as the CLI lists it ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SubscriberLine:
-    subscriber: Subscriber
-    organization: str
-    products: list[str] = field(default_factory=list)
-
-
-def organizations(core: Core) -> list[Organization]:
-    with core.reading() as uow:
-        return uow.subscribers.organizations()
-
-
-def subscribers(core: Core, product_code: str | None = None) -> list[SubscriberLine]:
-    with core.reading() as uow:
-        if product_code is not None:
-            services.get_product(uow, product_code)
-        names = {o.id: o.name for o in uow.subscribers.organizations()}
-        return [
-            SubscriberLine(
-                sub,
-                names.get(sub.organization_id, "?"),
-                sorted(x.product_code for x in uow.subscribers.subscriptions_of(sub.account_id)),
-            )
-            for sub in uow.subscribers.list(product_code)
-        ]
-
-
-def find_subscriber(core: Core, account_id: str) -> Subscriber | None:
-    with core.reading() as uow:
-        return uow.subscribers.get(account_id)
-
-
-def subscriber_line(core: Core, account_id: str) -> SubscriberLine:
-    with core.reading() as uow:
-        sub = uow.subscribers.get(account_id)
-        if sub is None:
-            raise NotFound(f"There is no subscriber with account {quoted(account_id)}.")
-        org = uow.subscribers.organization_by_id(sub.organization_id)
-        return SubscriberLine(
-            sub,
-            org.name if org else "?",
-            sorted(x.product_code for x in uow.subscribers.subscriptions_of(account_id)),
-        )
-
-
-def check_subscriber_input(
-    core: Core,
-    *,
-    account_id: str,
-    organization: str,
-    email: str,
-    slack_channel: str | None,
-    products: tuple[str, ...],
-) -> None:
-    """Everything `subscribers add` needs, checked before its first write."""
-    check_account_id(account_id)
-    services.check_email(email)
-    if slack_channel:
-        check_slack_channel(slack_channel)
-    with core.reading() as uow:
-        if uow.subscribers.organization(organization) is None:
-            raise NotFound(f"There is no organization {quoted(organization)}.")
-        for code in products:
-            services.get_product(uow, code)
-
-
-def organization_exists(core: Core, name: str) -> bool:
-    with core.reading() as uow:
-        return uow.subscribers.organization(name.strip()) is not None
