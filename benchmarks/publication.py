@@ -3,8 +3,8 @@ sizes, so that how each stage grows shows in the ratio between them.
 
 Run from the repository root:
 
-    .venv/bin/python -m benchmarks.publication [--sizes 1000,5000] [--small] [--markdown]
-                                               [--postgres-url URL | --no-postgres]
+    .venv/bin/python -m benchmarks.publication [--sizes 1000,5000] [--runs 2] [--small]
+                                               [--markdown] [--postgres-url URL | --no-postgres]
 
 At each size N (default 1,000 and 5,000 subscriber accounts), the product's subscribers are N
 accounts in N/5 organizations (English and French in turn), each organization with 5
@@ -29,6 +29,9 @@ database statements it ran (SQLAlchemy's `before_cursor_execute`: one per execut
 executemany the DBAPI sees). The figure of each stage is its time and statements at the larger
 size next to those at the smaller (the baseline); the target is "no worse than linear": the
 ratio at most the ratio of sizes, with 20 % allowed to the times for the machine's noise.
+Each size is published `--runs` times (2), each on a fresh database, and each stage keeps its
+shortest time: a stage of a few tenths of a second measured once moves by more than the
+allowance whenever the machine does something else meanwhile.
 
 At the end each recipient must have received exactly one mail, each channel one announcement,
 and the copy must be shared with exactly the N accounts.
@@ -43,6 +46,7 @@ benchmarks.versions does; other schemas are not touched.
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import sys
@@ -352,6 +356,20 @@ def check(
         )
 
 
+def best_of(runs: Sequence[Result]) -> Result:
+    """Each stage's shortest time over runs of one size on fresh databases (what the work
+    costs, without what else the machine did meanwhile), and its most statements."""
+    first = runs[0]
+    stages = {name for r in runs for name in r.seconds}
+    return Result(
+        first.accounts,
+        first.recipients,
+        first.channels,
+        {name: min(r.seconds.get(name, 0.0) for r in runs) for name in stages},
+        {name: max(r.statements.get(name, 0) for r in runs) for name in stages},
+    )
+
+
 # -- the table ----------------------------------------------------------------------------------
 
 
@@ -416,20 +434,24 @@ def collect(args: argparse.Namespace) -> list[Table]:
     try:
         with tempfile.TemporaryDirectory(prefix="omi-bot-bench-") as tmp:
             folder = Path(tmp)
+            files = itertools.count()  # a fresh SQLite file for each publication
             with sandbox_process(folder, copy_delay=0) as api_url, smtp_process() as smtp:
                 os.environ["OSC_CONFIG_FILE"] = str(write_osc_config(folder / "osc.json", api_url))
                 databases: list[tuple[str, Callable[[int], AbstractContextManager[str]]]] = [
-                    ("SQLite", lambda n: nullcontext(f"sqlite:///{folder / f'pub-{n}.db'}"))
+                    ("SQLite", lambda n: nullcontext(f"sqlite:///{folder}/pub-{next(files)}.db"))
                 ]
                 if not args.no_postgres:
                     databases.append(("PostgreSQL", lambda n: postgres_schema(args.postgres_url)))
                 for label, url_for in databases:
                     results = []
                     for n in sizes:
-                        with url_for(n) as url:
-                            result = run_size(url, folder, n, smtp, fake)
+                        runs = []
+                        for _ in range(args.runs):
+                            with url_for(n) as url:
+                                runs.append(run_size(url, folder, n, smtp, fake))
+                        result = best_of(runs)
                         results.append(result)
-                        progress(f"  {label}, {n:,} accounts:")
+                        progress(f"  {label}, {n:,} accounts, best of {args.runs}:")
                         for name in (*STAGES, *sorted(set(result.seconds) - set(STAGES))):
                             progress(
                                 f"    {name:<22} {result.seconds.get(name, 0.0):8.3f} s "
@@ -451,6 +473,10 @@ def collect(args: argparse.Namespace) -> list[Table]:
         "statements: SQLAlchemy before_cursor_execute, one per execute or executemany; the "
         "sandbox, the SMTP server and the fake Slack Web API each in a process of their own"
     )
+    table.note(
+        f"each size published {args.runs} times on fresh databases: each stage's shortest time "
+        "and its most statements; the whole publication is the sum of the stages' best"
+    )
     return [table]
 
 
@@ -470,6 +496,14 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[1_000, 5_000],
         metavar="N,N",
         help="numbers of subscriber accounts, the smaller first (default: 1000,5000)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=positive,
+        default=2,
+        metavar="N",
+        help="publications per size, each on a fresh database; each stage's best is kept "
+        "(default: 2)",
     )
     add_common_options(parser)
     args = parser.parse_args(argv)

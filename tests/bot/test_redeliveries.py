@@ -163,6 +163,11 @@ def test_an_unreachable_database_is_told_apart(core: Core) -> None:
         raise AssertionError("an unreachable database let the delivery through")
 
 
+def unavailable(*_args: object) -> Any:
+    """What a call does while a lock held elsewhere outlasts the lock timeout."""
+    raise DatabaseUnavailable("The database cannot be used right now.", "lock timeout")
+
+
 def two_apps(start_bot: StartBot, core: Core) -> tuple[SlackClient, SlackClient]:
     """Two apps with every listener on one database, as two replicas behind one URL."""
     apps = [start_bot(lambda app: install(app, core))[1] for _ in range(2)]
@@ -293,9 +298,6 @@ def test_home_tab_with_the_database_unavailable_logs_one_line_without_a_tracebac
     off at its time limit) after the event was taken is one warning, not a traceback."""
     from bot.listeners import events
 
-    def unavailable(*_args: object) -> None:
-        raise DatabaseUnavailable("The database cannot be used right now.", "lock timeout")
-
     monkeypatch.setattr(events, "core_of", lambda *_args: None)
     monkeypatch.setattr(events, "actor", lambda *_args: None)
     monkeypatch.setattr(events, "language", lambda *_args: "en")
@@ -318,9 +320,6 @@ def test_a_refused_form_that_cannot_be_shown_again_says_try_again(
     """OUTSCALE refuses the OMI (R2) after the answer, and the product cannot be read again to
     show the form: the modal says to try again, and the log has one line, no traceback."""
     form = open_form(slack, fake_slack)
-
-    def unavailable(*_args: object) -> None:
-        raise DatabaseUnavailable("The database cannot be used right now.", "lock timeout")
 
     monkeypatch.setattr(services, "new_form", unavailable)
     _, shown = submit_then(slack, fake_slack, form, SELLER_USER, omi=OMI_NO_CODE, release_note="x")
@@ -388,9 +387,6 @@ def test_a_form_whose_delivery_cannot_be_claimed_says_try_again_and_asks_nothing
     slack: SlackClient, core: Core, fake_slack: FakeSlackAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     form = open_form(slack, fake_slack)
-
-    def unavailable(*_args: object) -> bool:
-        raise DatabaseUnavailable("The database cannot be used right now.", "lock timeout")
 
     monkeypatch.setattr(deliveries, "first_delivery", unavailable)
     _, shown = submit_then(slack, fake_slack, form, SELLER_USER, omi=OMI_1, release_note="x")
