@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -42,6 +43,45 @@ def _storable(key: str) -> bool:
     return "\x00" not in key
 
 
+# The statements a Slack answer runs are built once, with their parameters bound at each call:
+# building and keying a statement anew costs more than running it on a small table.
+
+
+@functools.cache
+def _product_by_code(versions: bool, lock: bool) -> Select[tuple[Product]]:
+    stmt = select(Product).where(products.c.code == bindparam("code"))
+    if not versions:
+        stmt = stmt.options(lazyload(Product.versions))  # type: ignore[attr-defined]
+    if lock:
+        stmt = stmt.with_for_update()
+    return stmt
+
+
+@functools.cache
+def _excerpt_of(omis: bool, version: bool, live: bool) -> Select[tuple[Version]]:
+    """The versions of product :code an Excerpt names: the last created one, those holding
+    one of :omis, the version :version_id, those in :live."""
+    code = bindparam("code")
+    mine = versions.c.product_code == code
+    last = (
+        select(versions.c.id)
+        .where(mine)
+        .order_by(versions.c.created_at.desc(), versions.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # Each alternative names the product and none sorts, so that each is read from an index
+    # of its own instead of from the product's whole table in order.
+    wanted = [and_(mine, versions.c.id == last)]
+    if omis:
+        wanted.append(and_(mine, versions.c.omi_id.in_(bindparam("omis", expanding=True))))
+    if version:
+        wanted.append(and_(mine, versions.c.id == bindparam("version_id")))
+    if live:
+        wanted.append(and_(mine, versions.c.status.in_(bindparam("live", expanding=True))))
+    return select(Version).where(or_(*wanted))
+
+
 class Products:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -55,12 +95,7 @@ class Products:
         run one after the other (R7)."""
         if not _storable(code):
             return None
-        stmt = select(Product).where(products.c.code == code)
-        if not versions:
-            stmt = stmt.options(lazyload(Product.versions))  # type: ignore[attr-defined]
-        if lock:
-            stmt = stmt.with_for_update()
-        return self.session.scalars(stmt).first()
+        return self.session.scalars(_product_by_code(versions, lock), {"code": code}).first()
 
     def excerpt(self, code: str, excerpt: Excerpt) -> Product | None:
         """The product with only the rows of its Versions table that `excerpt` names, in two
@@ -69,25 +104,13 @@ class Products:
         product = self.get(code, versions=False)
         if product is None or "versions" in product.__dict__:
             return product
-        last = (
-            select(versions.c.id)
-            .where(versions.c.product_code == code)
-            .order_by(versions.c.created_at.desc(), versions.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        mine = versions.c.product_code == code
-        # Each alternative names the product and none sorts, so that each is read from an
-        # index of its own instead of from the product's whole table in order.
-        wanted = [and_(mine, versions.c.id == last)]
         omis = sorted(o for o in excerpt.omis if _storable(o))
-        if omis:
-            wanted.append(and_(mine, versions.c.omi_id.in_(omis)))
-        if excerpt.version_id is not None and _storable(excerpt.version_id):
-            wanted.append(and_(mine, versions.c.id == excerpt.version_id))
-        if excerpt.live:
-            wanted.append(and_(mine, versions.c.status.in_([s.value for s in LIVE])))
-        rows = self.session.scalars(select(Version).where(or_(*wanted)))
+        version_id = excerpt.version_id
+        if version_id is not None and not _storable(version_id):
+            version_id = None
+        stmt = _excerpt_of(bool(omis), version_id is not None, excerpt.live)
+        values = {"code": code, "omis": omis, "version_id": version_id, "live": list(LIVE)}
+        rows = self.session.scalars(stmt, values)
         # In the order of the whole table's relationship.
         excerpted = sorted(rows, key=lambda v: (v.created_at, v.id))
         set_committed_value(product, "versions", excerpted)
