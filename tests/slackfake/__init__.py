@@ -157,9 +157,8 @@ class FakeSlackAPI(ProgrammedAnswers, ChatMethods, ViewsMethods, WorkspaceMethod
     def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
         """Block until ``count`` calls to ``method`` arrived.
 
-        Bolt runs listeners after acknowledging (process_before_response=False), so API calls
-        made by a listener land shortly after the HTTP response; tests wait here instead of
-        sleeping.
+        The bot makes its API calls after answering (bot.runtime.Later), so they land shortly
+        after the HTTP response; tests wait here instead of sleeping.
         """
         deadline = time.monotonic() + timeout
         with self._changed:
