@@ -183,7 +183,7 @@ def test_messages_to_release_managers_are_posted_as_written(
         assert found is not None
         managers.blocked_by_r7(uow, found, 7, "ver-0123456789", "2027-01-04", core.clock(), "fr")
         uow.commit()
-    assert deliver_slack(core, WORKER, client) == 1
+    assert deliver_slack(core, WORKER, client, pacer=Pacer()) == 1
     (post,) = posts(fake_slack, "CREL")
     assert "seule version publiée restante (R7)" in post.params["text"]
     (button,) = next(b for b in post.params["blocks"] if b["type"] == "actions")["elements"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import mailbox
 from collections.abc import Callable
+from datetime import timedelta
 from email.policy import default
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from commands.bootstrap import Core
 from commands.config import Settings
 from commands.delivery import deliverers
 from commands.model import VersionForm
-from commands.notifications.slack import deliver_slack, slack_client
+from commands.notifications.slack import Pacer, deliver_slack, slack_client
 from commands.preview import COPY_ID_PLACEHOLDER, VERSION_ID_PLACEHOLDER
 from commands.worker import Worker
 from tests.bot.conftest import BOT_TOKEN
@@ -51,11 +52,12 @@ def unescaped(text: str) -> str:
 def deliver_everything(core: Core, fake: FakeSlackAPI) -> None:
     """The worker with its real deliverers: mail to the Maildir, posts to the fake Slack."""
     client = slack_client(BOT_TOKEN, fake.url)
+    pacer = Pacer(timedelta(0))
     worker = Worker(
         core,
         deliverers=[
             *deliverers(core, "preview-flow"),
-            lambda: deliver_slack(core, "preview-flow", client),
+            lambda: deliver_slack(core, "preview-flow", client, pacer=pacer),
         ],
     )
 

@@ -20,7 +20,7 @@ from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
 from commands.model import Job, OutboxItem, VersionForm
 from commands.notifications.outbox import deliver_mail
-from commands.notifications.slack import deliver_slack, slack_client
+from commands.notifications.slack import Pacer, deliver_slack, slack_client
 from commands.sandbox import SandboxServer
 from commands.worker import Worker
 from tests.bot.conftest import BOT_TOKEN, SIGNING_SECRET
@@ -157,7 +157,8 @@ def test_slack_429s_are_counted(
     drain()  # published: the subscribers' channels have an announcement queued
     fake_slack.rate_limit("chat.postMessage", times=1, retry_after=1)
     before = local()
-    deliver_slack(core, "w:1", slack_client(BOT_TOKEN, fake_slack.url))
+    # A pacer of the test's own: the process's would keep the pause for the tests after it.
+    deliver_slack(core, "w:1", slack_client(BOT_TOKEN, fake_slack.url), pacer=Pacer())
     after = local()
     assert delta(before, after, "omi_slack_rate_limited_total", client="outbox") == 1
     # That one, and the other channel's, paced while the method is paused: both put back.
