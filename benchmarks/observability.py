@@ -54,6 +54,7 @@ from bot.app import BotSettings, create_app
 from bot.runtime import install
 from bot.server import start_in_thread
 from commands import logs, metrics
+from commands.lifecycle import settle_heap
 from tests.slackfake.signing import SlackClient
 
 TARGET = 1.05
@@ -103,6 +104,7 @@ def run(concurrency: int, rounds: int, omis: int, scrape_every: float) -> int:
                 "off": create_app(settings, lambda app: install(app, core, observed=False)),
             }
             exposition = metrics.Exposition(core)
+            settle_heap()  # as `omi-bot serve` does once started
             servers = {
                 "on": start_in_thread(
                     apps["on"], lambda: True, threads=THREADS, metrics=exposition

@@ -46,6 +46,7 @@ benchmarks.versions does; other schemas are not touched.
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import logging
 import os
@@ -80,6 +81,7 @@ from commands import notices, services
 from commands.bootstrap import Core, bootstrap
 from commands.config import Settings
 from commands.delivery import deliverers
+from commands.lifecycle import settle_heap
 from commands.model import Actor, JobState, Request, RequestKind, Status, VersionForm
 from commands.notifications.slack import PACER
 from commands.worker import Worker
@@ -286,6 +288,7 @@ def run_size(url: str, folder: Path, n: int, smtp: SmtpProcess, fake: RemoteFake
         request_id, reached = seed(core, n)
         # Who the distribution account is: one ReadAccounts per process, asked before.
         _ = core.cloud.distribution.account_id
+        settle_heap()  # as `omi-bot worker` does once started
         stages = Stages()
         worker = Worker(core, name="bench", deliverers=[])
         os.environ["SLACK_BOT_TOKEN"] = TOKEN
@@ -317,6 +320,7 @@ def run_size(url: str, folder: Path, n: int, smtp: SmtpProcess, fake: RemoteFake
         with stages.paused():
             check(core, version_id, reached, smtp.received() - received_before, fake, posted_before)
     finally:
+        gc.unfreeze()  # the next publication starts from its own start-up
         engine.dispose()
         os.environ.pop("SLACK_BOT_TOKEN", None)
         os.environ.pop("SLACK_API_URL", None)

@@ -303,6 +303,7 @@ SCENARIOS = {
 def run(concurrency: int, rounds: int, omis: int, only: set[str]) -> Table:
     logging.basicConfig(level=logging.ERROR)
     from bot.runtime import install
+    from commands.lifecycle import settle_heap
 
     fake = RemoteFake(TOKEN, [MANAGER])
     with tempfile.TemporaryDirectory() as tmp:
@@ -323,6 +324,7 @@ def run(concurrency: int, rounds: int, omis: int, only: set[str]) -> Table:
                 "baseline": create_app(settings, bare_register),
                 "baseline+open": create_app(settings, bare_open_register),
             }
+            settle_heap()  # as `omi-bot serve` does once started (both apps live here)
             servers = {
                 name: start_in_thread(app, lambda: True, threads=THREADS)
                 for name, app in apps.items()

@@ -157,6 +157,16 @@ class Later:
 
         return self._pool.submit(guarded)
 
+    def drain(self, timeout: float) -> bool:
+        """Takes no more work and waits up to `timeout` seconds for what was handed over.
+        True when it all ended in time."""
+        # Executor.shutdown has no timeout of its own: it is waited for from a thread that
+        # can be given up on.
+        done = threading.Thread(target=self._pool.shutdown, kwargs={"wait": True}, daemon=True)
+        done.start()
+        done.join(timeout)
+        return not done.is_alive()
+
     def _wait_for_answers(self) -> None:
         deadline = time.monotonic() + self.yield_for
         with self._answered:
@@ -229,16 +239,18 @@ def install(
     locales: Locales | None = None,
     accepting: Callable[[], bool] = lambda: True,
     observed: bool = True,
+    later: Later | None = None,
 ) -> None:
     """Gives every listener the core, the caches of languages, groups and OMI menus, and the
-    pool that runs what follows acknowledgements; drops redelivered requests, refuses new ones
-    while `accepting()` is false (shutting down), then registers the listeners. `observed`:
-    each request counted, timed and logged (bot/observe.py)."""
+    pool that runs what follows acknowledgements (`later`, which a process drains when it
+    stops); drops redelivered requests, refuses new ones while `accepting()` is false
+    (shutting down), then registers the listeners. `observed`: each request counted, timed
+    and logged (bot/observe.py)."""
     if observed:
         observe.register(app)
     locales = locales or Locales()
     groups = Groups()
-    later = Later()
+    later = later or Later()
     omis = OmiMenus(lambda fn, urgent: later(fn, before_answers=urgent), views.omi_option)
     seen = Redeliveries(core, later)
     app.client.retry_handlers.insert(0, CountRateLimits("bot"))
@@ -353,6 +365,10 @@ def warm_up(core: Core) -> None:
 
 
 def build_app(
-    settings: BotSettings, core: Core, accepting: Callable[[], bool] = lambda: True
+    settings: BotSettings,
+    core: Core,
+    accepting: Callable[[], bool] = lambda: True,
+    later: Later | None = None,
 ) -> App:
-    return create_app(settings, lambda app: install(app, core, accepting=accepting))
+    return create_app(settings, lambda app: install(app, core, accepting=accepting, later=later))
+

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,10 +19,11 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import BotSettings
-from bot.runtime import build_app, warm_up
+from bot.runtime import Later, build_app, warm_up
 from bot.server import RunningServer, start_in_thread, start_socket_mode
 from commands import health, metrics
 from commands.bootstrap import Core
+from commands.lifecycle import settle_heap
 from commands.probes import ProbeServer, probes_app
 from commands.worker import Worker
 
@@ -50,7 +50,8 @@ class Service:
     _stopping: threading.Event = field(init=False, default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.app = build_app(self.settings, self.core, accepting=self.accepting)
+        self.later = Later()
+        self.app = build_app(self.settings, self.core, accepting=self.accepting, later=self.later)
         self.metrics = metrics.Exposition(self.core)
 
     def accepting(self) -> bool:
@@ -65,6 +66,7 @@ class Service:
 
     def start(self) -> Service:
         warm_up(self.core)
+        settle_heap()
         if self.with_worker:
             self.worker = Worker(self.core, role="serve")
             self._scheduler = self.worker.start_background()
@@ -104,9 +106,9 @@ class Service:
         answered = True
         if self.http is not None:
             answered = self.http.wait_idle(_left(deadline))
-        # What listeners do after their acknowledgement (views.update, posts) runs on Bolt's
-        # executor: it must end too before the process does.
-        answered = _drain(self.app.listener_runner.listener_executor, _left(deadline)) and answered
+        # What listeners do after their acknowledgement (views.update, posts) runs on their
+        # own pool: it must end too before the process does.
+        answered = self.later.drain(_left(deadline)) and answered
         if self.socket is not None:
             self.socket.close()
         if self.http is not None:
@@ -126,10 +128,3 @@ class Service:
 def _left(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
-
-def _drain(executor: Executor, timeout: float) -> bool:
-    # Executor.shutdown has no timeout of its own: wait for it from a thread we can give up on.
-    done = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, daemon=True)
-    done.start()
-    done.join(timeout)
-    return not done.is_alive()

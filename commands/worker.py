@@ -432,6 +432,7 @@ class Worker:
                 self.core.db.reachable,
             )
             probes = ProbeServer(application, metrics_host, metrics_port).start()
+        lifecycle.settle_heap()
         scheduler = self.start_background()
         log.info("worker %s started", self.name)
         lifecycle.wait_for_stop()

@@ -4,6 +4,7 @@ core. Nothing here replaces the project's own code with a double."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -65,6 +66,16 @@ def fresh_schema(name: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
+
+@pytest.fixture(autouse=True)
+def _heap_unsettled() -> Iterator[None]:
+    """`omi-bot serve` sets its start-up heap aside from the garbage collector for the
+    process's life (commands.lifecycle.settle_heap); in this process the tests after it must not
+    keep what each test left."""
+    yield
+    if gc.get_freeze_count():
+        gc.unfreeze()
+
 
 def pytest_report_header() -> str:
     if BASE_TEST_DATABASE_URL:

@@ -6,6 +6,7 @@ Slack's deadline, with the right content, and the slow part must finish afterwar
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -277,3 +278,20 @@ def test_a_request_counts_as_being_answered_until_its_listener_answers(
     assert len(spans) == 1 and 0.3 <= spans[0] < 0.8
     # Answered as the listener returns: no poll of the ack (Bolt's is every 10 ms).
     assert answered - spans[0] < 0.2
+
+
+def test_work_after_the_answers_is_drained_within_the_time_given() -> None:
+    """Stopping waits for the work handed over after answers, and no longer than it may."""
+    from bot.runtime import Later
+
+    later = Later(threads=2, yield_for=0.0, quiet=0.0)
+    done: list[str] = []
+    later(lambda: (time.sleep(0.3), done.append("short")))
+    assert later.drain(5.0) and done == ["short"]
+
+    slow = Later(threads=1, yield_for=0.0, quiet=0.0)
+    release = threading.Event()
+    slow(lambda: release.wait(5))
+    assert not slow.drain(0.2)  # given back while it still runs
+    release.set()
+    assert slow.drain(5.0)

@@ -4,6 +4,7 @@ the configuration."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -36,6 +37,8 @@ def _ready(url: str) -> tuple[int, dict[str, object]]:
 
 
 def test_ready_when_database_migrations_and_worker_are(service: Service) -> None:
+    # What start-up made is out of the garbage collector's way (commands.lifecycle.settle_heap).
+    assert gc.get_freeze_count() > 10_000
     assert service.http is not None
     status, body = _ready(service.http.url)
     assert status == 200
@@ -100,3 +103,17 @@ def test_readiness_reveals_no_configuration(service: Service, core: Core) -> Non
     for secret in (str(url.database), "sqlite", "postgresql", service.settings.bot_token):
         assert secret not in text
     assert health.Readiness({"database": True}).ready
+
+
+def test_a_worker_sets_its_start_up_aside_before_it_works(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`omi-bot worker`, as `serve`, puts what its start-up made out of the garbage
+    collector's way before its first job (commands.lifecycle.settle_heap)."""
+    from commands import lifecycle
+    from commands.worker import Worker
+
+    frozen: list[int] = []
+    monkeypatch.setattr(lifecycle, "wait_for_stop", lambda: frozen.append(gc.get_freeze_count()))
+    Worker(core).run_forever()
+    assert frozen and frozen[0] > 10_000
