@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
@@ -105,20 +108,28 @@ class Redeliveries:
             logger.warning("expired Slack deliveries not purged: %s", type(exc).__name__)
 
 
+@dataclass(frozen=True)
+class _Held:
+    context: contextvars.Context  # the request's: its work logs with its IDs
+    fn: Callable[[], None]
+    future: Future[None]
+    until: float  # when it goes, answers or not
+
+
 class Later:
     """Runs what follows an acknowledgement on threads of its own, once the requests being
     answered have their answers.
 
-    Bolt answers from a small pool of threads and everything shares one interpreter: work that
-    waits on OUTSCALE or on Slack's Web API must not sit in Bolt's pool, and work that computes
-    (database, views, Web API calls) must not compete with answers still due. A task waits
-    until no request is being answered, `yield_for` seconds at most, so a steady stream of
-    requests never starves it (a trigger's views.open is still due within 3 seconds). Requests
-    queued in the HTTP server are not seen yet, so a burst counts as over only once no request
-    has started for `quiet` seconds."""
+    Everything shares one interpreter: work that waits on OUTSCALE or on Slack's Web API must
+    not hold up the answers, and work that computes (database, views, Web API calls) must not
+    compete with answers still due. Such work is held until no request is being answered,
+    `yield_for` seconds at most, so a steady stream of requests never starves it (a trigger's
+    views.open is still due within 3 seconds). Requests queued in the HTTP server are not seen
+    yet, so a burst counts as over only once no request has started for `quiet` seconds.
+    Held work has no thread of its own: one gate thread waits for the answers, then hands it
+    to the pool, so that a burst of fifty answers wakes one thread instead of fifty."""
 
     def __init__(self, threads: int = 16, yield_for: float = 0.5, quiet: float = 0.02) -> None:
-        # The work after an answer logs with the request's context (request and user IDs).
         self._pool: ThreadPoolExecutor = logs.ContextPool(
             threads, thread_name_prefix="omi-bot-after-ack"
         )
@@ -127,6 +138,9 @@ class Later:
         self._answering = 0
         self._last_start = 0.0
         self._answered = threading.Condition()
+        self._held: deque[_Held] = deque()
+        self._gate: threading.Thread | None = None
+        self._draining = False
 
     @contextmanager
     def answering(self) -> Iterator[None]:
@@ -143,39 +157,80 @@ class Later:
                     self._answered.notify_all()
 
     def __call__(self, fn: Callable[[], None], *, before_answers: bool = False) -> Future[None]:
-        """Run `fn` on the pool; `before_answers`: at once, for work an answer waits on (the
-        OMI list an options load needs)."""
-
-        def guarded() -> None:
-            if not before_answers:
-                self._wait_for_answers()
-            try:
-                fn()
-            except Exception:
-                # Listeners answer people themselves; reaching here is a bug, logged once.
-                logger.exception("work after an acknowledgement failed")
-
-        return self._pool.submit(guarded)
+        """Run `fn` on the pool once the answers in flight are given; `before_answers`: at
+        once, for work an answer waits on (the OMI list an options load needs)."""
+        if before_answers:
+            return self._pool.submit(_guarded, fn)
+        future: Future[None] = Future()
+        held = _Held(contextvars.copy_context(), fn, future, time.monotonic() + self.yield_for)
+        with self._answered:
+            self._held.append(held)
+            if self._gate is None:
+                self._gate = threading.Thread(
+                    target=self._keep_gate, name="omi-bot-after-ack-gate", daemon=True
+                )
+                self._gate.start()
+            if len(self._held) == 1:
+                # Only an idle gate needs waking: work held before goes no later than this.
+                self._answered.notify_all()
+        return future
 
     def drain(self, timeout: float) -> bool:
-        """Takes no more work and waits up to `timeout` seconds for what was handed over.
-        True when it all ended in time."""
+        """Lets what is held go at once, takes no more work and waits up to `timeout` seconds
+        for it all. True when it all ended in time."""
+        deadline = time.monotonic() + timeout
+        with self._answered:
+            self._draining = True
+            self._answered.notify_all()
+            while self._held and time.monotonic() < deadline:
+                self._answered.wait(max(0.0, deadline - time.monotonic()))
         # Executor.shutdown has no timeout of its own: it is waited for from a thread that
         # can be given up on.
         done = threading.Thread(target=self._pool.shutdown, kwargs={"wait": True}, daemon=True)
         done.start()
-        done.join(timeout)
+        done.join(max(0.0, deadline - time.monotonic()))
         return not done.is_alive()
 
-    def _wait_for_answers(self) -> None:
-        deadline = time.monotonic() + self.yield_for
+    def _keep_gate(self) -> None:
         with self._answered:
             while True:
+                if not self._held:
+                    self._answered.wait()
+                    continue
                 now = time.monotonic()
-                idle = self._answering == 0 and now - self._last_start >= self.quiet
-                if idle or now >= deadline:
-                    return
-                self._answered.wait(min(self.quiet, deadline - now))
+                due = self._held[0].until - now
+                calm = now - self._last_start
+                idle = not self._answering and calm >= self.quiet
+                if not (idle or self._draining or due <= 0):
+                    # Woken when the last answer in flight is given, or by new work.
+                    wait = due if self._answering else min(due, self.quiet - calm)
+                    self._answered.wait(wait)
+                    continue
+                going: list[_Held] = []
+                while self._held and (idle or self._draining or self._held[0].until <= now):
+                    going.append(self._held.popleft())
+                for held in going:
+                    self._pool.submit(_release, held)
+                self._answered.notify_all()  # a drain waits for the held to go
+
+
+def _guarded(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:
+        # Listeners answer people themselves; reaching here is a bug, logged once.
+        logger.exception("work after an acknowledgement failed")
+
+
+def _release(held: _Held) -> None:
+    if not held.future.set_running_or_notify_cancel():
+        return
+    try:
+        held.context.run(_guarded, held.fn)
+    except BaseException as error:
+        held.future.set_exception(error)
+        raise
+    held.future.set_result(None)
 
 
 class ClaimFirst:

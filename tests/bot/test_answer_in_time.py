@@ -295,3 +295,20 @@ def test_work_after_the_answers_is_drained_within_the_time_given() -> None:
     assert not slow.drain(0.2)  # given back while it still runs
     release.set()
     assert slow.drain(5.0)
+
+
+def test_held_work_leaves_the_pool_to_work_an_answer_waits_on() -> None:
+    """Work waiting for the answers in flight holds no thread of the pool: an OMI menu's own
+    fetch (which its answer waits on) runs at once, however much work is held."""
+    from bot.runtime import Later
+
+    later = Later(threads=1, yield_for=LATER, quiet=0.0)
+    ran: list[str] = []
+    with later.answering():
+        held = [later(lambda i=i: ran.append(f"held {i}")) for i in range(3)]
+        urgent = later(lambda: ran.append("urgent"), before_answers=True)
+        urgent.result(timeout=2)
+        assert ran == ["urgent"]
+    for future in held:
+        future.result(timeout=LATER)
+    assert ran == ["urgent", "held 0", "held 1", "held 2"]
