@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    .venv/bin/python -m benchmarks.slack_ack [--concurrency 50] [--rounds 20] [--omis 5000]
+    .venv/bin/python -m benchmarks.slack_ack [--concurrency 50] [--rounds 40] [--omis 5000]
         [--only publish,approve,form,menu,open] [--small] [--markdown]
 
 Apps are served the same way in the same run (`bot.server.start_in_thread`, waitress on
@@ -408,9 +408,11 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.slack_ack", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--concurrency", type=positive, default=50)
-    # 1,000 answers per figure: a p99 of 300 (the third slowest) moved by half either way from
-    # one run to the next on this 2-core machine.
-    parser.add_argument("--rounds", type=positive, default=20)
+    # 2,000 answers per figure. The 50 answers of a round share its moment, and on a shared
+    # 2-core machine whole rounds of either app run 50 % slower now and then: a p99 of 300
+    # answers (the third slowest) is one such round and moved by half either way from one run
+    # to the next; of 2,000 it spans several.
+    parser.add_argument("--rounds", type=positive, default=40)
     parser.add_argument("--omis", type=int, default=5000)
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     add_output_options(parser)
