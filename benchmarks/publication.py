@@ -3,7 +3,7 @@ sizes, so that how each stage grows shows in the ratio between them.
 
 Run from the repository root:
 
-    .venv/bin/python -m benchmarks.publication [--sizes 1000,5000] [--runs 2] [--small]
+    .venv/bin/python -m benchmarks.publication [--sizes 1000,5000] [--runs 3] [--small]
                                                [--markdown] [--postgres-url URL | --no-postgres]
 
 At each size N (default 1,000 and 5,000 subscriber accounts), the product's subscribers are N
@@ -29,7 +29,7 @@ database statements it ran (SQLAlchemy's `before_cursor_execute`: one per execut
 executemany the DBAPI sees). The figure of each stage is its time and statements at the larger
 size next to those at the smaller (the baseline); the target is "no worse than linear": the
 ratio at most the ratio of sizes, with 20 % allowed to the times for the machine's noise.
-Each size is published `--runs` times (2), each on a fresh database, and each stage keeps its
+Each size is published `--runs` times (3), each on a fresh database, and each stage keeps its
 shortest time: a stage of a few tenths of a second measured once moves by more than the
 allowance whenever the machine does something else meanwhile.
 
@@ -504,10 +504,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--runs",
         type=positive,
-        default=2,
+        default=3,
         metavar="N",
         help="publications per size, each on a fresh database; each stage's best is kept "
-        "(default: 2)",
+        "(default: 3)",
     )
     add_common_options(parser)
     args = parser.parse_args(argv)
