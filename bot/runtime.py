@@ -210,7 +210,10 @@ class Later:
                 while self._held and (idle or self._draining or self._held[0].until <= now):
                     going.append(self._held.popleft())
                 for held in going:
-                    self._pool.submit(_release, held)
+                    try:
+                        self._pool.submit(_release, held)
+                    except RuntimeError as stopped:  # drained: the process is stopping
+                        held.future.set_exception(stopped)
                 self._answered.notify_all()  # a drain waits for the held to go
 
 

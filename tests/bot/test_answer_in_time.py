@@ -291,6 +291,10 @@ def test_work_after_the_answers_is_drained_within_the_time_given() -> None:
     done: list[str] = []
     later(lambda: (time.sleep(0.3), done.append("short")))
     assert later.drain(5.0) and done == ["short"]
+    # Handed over once drained (the process is stopping): refused, not lost in silence.
+    with pytest.raises(RuntimeError):
+        later(lambda: done.append("too late")).result(timeout=5)
+    assert done == ["short"]
 
     slow = Later(threads=1, yield_for=0.0, quiet=0.0)
     release = threading.Event()
