@@ -23,6 +23,13 @@ CACHE_DIR = Path(tempfile.mkdtemp(prefix="omi-bot-test-cache-"))
 atexit.register(shutil.rmtree, CACHE_DIR, ignore_errors=True)
 
 
+def interruptible() -> None:
+    """Run in a child before it starts (Popen's preexec_fn): Ctrl-C reaches it as from a
+    terminal even when the tests run in the background, where a shell starts them with SIGINT
+    ignored and Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def omi_env(
     database_url: str, osc_config: Path, tmp_path: Path, **extra: str
 ) -> dict[str, str]:

@@ -20,6 +20,7 @@ from commands.model import Request
 from commands.notifications.slack import Pacer, deliver_slack, slack_client
 from storage.orm import jobs, outbox, requests, versions
 from tests.conftest import OMI_1
+from tests.processes import interruptible
 from tests.slackfake import FakeSlackAPI
 
 Cli = Callable[..., Result]
@@ -55,6 +56,7 @@ class Step:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=interruptible,
         )
 
     def finish(self, timeout: float = 180) -> tuple[int, str, str]:

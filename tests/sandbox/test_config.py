@@ -14,6 +14,7 @@ import pytest
 from osc_sdk_python import Gateway
 
 from commands.sandbox import DEMO_ACCOUNTS, Sandbox, SandboxConfigError, SandboxServer, demo
+from tests.processes import interruptible
 from tests.sandbox._support import Client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +110,7 @@ def run_main(*args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
 
 
