@@ -91,7 +91,7 @@ def run(concurrency: int, rounds: int, omis: int, scrape_every: float) -> int:
         log_file = folder / "omi-bot.log"
         handler = logs.configure(verbose=False, environ={"OMI_LOG_FORMAT": "json"}, alongside=True)
         assert handler is not None
-        handler.setStream(log_file.open("a"))  # type: ignore[attr-defined]
+        handler.setStream(log_file.open("a"))
         root = logging.getLogger()
         settings = BotSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.url, port=0)
         with omi_core(folder, omis) as (core, request_id):

@@ -6,6 +6,7 @@ counted as well."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -46,6 +47,18 @@ def _version(body: dict[str, Any]) -> str | None:
     return found.group(0) if found else None
 
 
+@functools.lru_cache(maxsize=256)
+def _series(kind: str) -> tuple[Any, Any]:
+    """The kind's request counter and acknowledgement histogram: labels() takes a lock and
+    builds a key on every call, and there are a handful of kinds."""
+    return metrics.slack_requests.labels(kind), metrics.slack_ack_seconds.labels(kind)
+
+
+@functools.lru_cache(maxsize=256)
+def _acks(kind: str, status: int) -> Any:
+    return metrics.slack_acks.labels(kind, str(status))
+
+
 def register(app: App) -> None:
     around_dispatch(app, observe)
 
@@ -54,14 +67,15 @@ def observe(request: BoltRequest, dispatch: Dispatch) -> BoltResponse:
     started = time.perf_counter()
     data = request.body if isinstance(request.body, dict) else {}
     kind = metrics.request_kind(data)
-    metrics.slack_requests.labels(kind).inc()
+    requests, ack_seconds = _series(kind)
+    requests.inc()
     request_id = _id(data.get("trigger_id")) or _id(data.get("event_id")) or uuid.uuid4().hex[:12]
     # Bound around the dispatch, so the listeners and the work they hand on (which copy the
     # context when submitted) log with the request's IDs.
     with logs.bound(request_id=request_id, user_id=_user(data), version_id=_version(data)):
         response = dispatch(request)
         took = time.perf_counter() - started
-        metrics.slack_ack_seconds.labels(kind).observe(took)
-        metrics.slack_acks.labels(kind, str(response.status)).inc()
+        ack_seconds.observe(took)
+        _acks(kind, response.status).inc()
         log.info("%s answered %s in %.1f ms", kind, response.status, took * 1000)
     return response

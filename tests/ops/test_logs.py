@@ -6,6 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,17 +20,32 @@ from commands import logs
 from commands.bootstrap import Core
 from commands.model import Job
 from commands.worker import Worker
+from tests.processes import ROOT
+
+
+class Written(io.StringIO):
+    """A buffer the handler writes to; reading it waits for the lines logged so far, which
+    the handler writes from a thread of its own."""
+
+    handler: logs.Background | None = None
+
+    def getvalue(self) -> str:
+        if self.handler is not None:
+            self.handler.flush()
+        return super().getvalue()
 
 
 @pytest.fixture
 def captured() -> Iterator[tuple[io.StringIO, logging.Handler]]:
     """A handler like the one `configure` installs, writing to a buffer."""
-    stream = io.StringIO()
+    stream = Written()
     handler = logs.configure(verbose=True, environ={"OMI_LOG_FORMAT": "json"}, alongside=True)
     assert handler is not None
-    handler.setStream(stream)  # type: ignore[attr-defined]
+    handler.setStream(stream)
+    stream.handler = handler
     yield stream, handler
     logging.getLogger().removeHandler(handler)
+    handler.close()
     logging.getLogger().setLevel(logging.WARNING)
 
 
@@ -55,6 +74,62 @@ def test_json_lines_carry_the_context(captured) -> None:
         "job_id": "7",
     }
     assert request_only["request_id"] == "T123" and "job_id" not in request_only
+
+
+class Watched(io.StringIO):
+    """A buffer that remembers which threads wrote to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writers: set[threading.Thread] = set()
+
+    def write(self, text: str) -> int:
+        self.writers.add(threading.current_thread())
+        return super().write(text)
+
+
+def test_lines_are_kept_by_the_caller_and_written_by_a_thread_of_their_own() -> None:
+    stream = Watched()
+    output = logging.StreamHandler(stream)
+    output.setFormatter(logs.JsonFormatter())
+    handler = logs.Background(output, every=3600)  # written only when a warning wakes it
+    log = logging.getLogger("omi_bot.test.background")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    try:
+        said = {"count": 1}
+        with logs.bound(request_id="R1"):
+            log.info("count %s", said)
+        said["count"] = 2  # changed after the call, before the line is written
+        assert stream.getvalue() == ""
+        log.warning("and now")
+        deadline = time.monotonic() + 30
+        while stream.getvalue().count("\n") < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first, then = [json.loads(line) for line in stream.getvalue().splitlines()]
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    assert (first["message"], first["request_id"]) == ("count {'count': 1}", "R1")
+    assert then["message"] == "and now" and "request_id" not in then
+    assert stream.writers == {handler._thread}
+
+
+def test_a_process_that_ends_writes_every_line_it_logged(tmp_path: Path) -> None:
+    code = (
+        "import logging; from commands.logs import configure; configure(True); "
+        "log = logging.getLogger('omi_bot.test'); "
+        "[log.info('line %d', i) for i in range(2000)]"
+    )
+    env = {**os.environ, "OMI_LOG_FORMAT": "json", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    written = [json.loads(line)["message"] for line in done.stderr.splitlines()]
+    assert written == [f"line {i}" for i in range(2000)]
 
 
 def test_a_traceback_stays_on_its_line(captured) -> None:
@@ -152,12 +227,13 @@ def test_text_lines_append_the_context() -> None:
     stream = io.StringIO()
     handler = logs.configure(verbose=True, environ={}, alongside=True)
     assert handler is not None
-    handler.setStream(stream)  # type: ignore[attr-defined]
+    handler.setStream(stream)
     try:
         with logs.bound(job_id=3):
             logging.getLogger("omi_bot.test").info("step done")
     finally:
         logging.getLogger().removeHandler(handler)
+        handler.close()
     (line,) = stream.getvalue().splitlines()
     assert line.endswith("INFO omi_bot.test: step done [job_id=3]")
 
@@ -199,7 +275,7 @@ def test_secrets_are_redacted_from_messages_arguments_and_tracebacks(tmp_path: P
     stream = io.StringIO()
     handler = logs.configure(verbose=True, environ=env, alongside=True)
     assert handler is not None
-    handler.setStream(stream)  # type: ignore[attr-defined]
+    handler.setStream(stream)
     log = logging.getLogger("omi_bot.test")
     try:
         for value in sorted(secrets):
@@ -212,6 +288,7 @@ def test_secrets_are_redacted_from_messages_arguments_and_tracebacks(tmp_path: P
         log.warning("someone else's token xoxp-9999-8888-7777-abcdef")
     finally:
         logging.getLogger().removeHandler(handler)
+        handler.close()
     output = stream.getvalue()
     assert len(output.splitlines()) == 2 * len(secrets) + 2
     for value in secrets:
