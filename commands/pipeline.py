@@ -184,6 +184,7 @@ def share_copy(ctx: Context) -> Step:
         return Step()
     dist = core.cloud.distribution
     public = product.pricing.public_copy
+    shared = set(snap.accounts)
     with _copy_known(version):
         if public:
             dist.make_public(version.copy_id)
@@ -195,7 +196,14 @@ def share_copy(ctx: Context) -> Step:
             for batch in _batches(pending, core.settings.share_batch_size):
                 dist.grant(version.copy_id, batch)
                 ctx.checkpoint({"shared_through": batch[-1]})
-    shared = set(snap.accounts)
+            # Who may launch the copy, as the cloud says: a run cut short (by a 503, a worker
+            # that died) may have shared with an account that unsubscribed before the run that
+            # finishes, or passed one that subscribed meanwhile below its checkpoint; neither is
+            # in this run's list of subscribers, and the reconciliation below needs both.
+            copy = dist.image(version.copy_id)
+            if copy is None:
+                raise _gone(version)
+            shared = set(copy.permitted_accounts)
 
     def apply(uow: UnitOfWork) -> list[Job]:
         at = core.clock()
@@ -255,11 +263,14 @@ def _copy_known(version: Version) -> Iterator[None]:
     except CloudError as error:
         if error.code not in NO_SUCH_IMAGE:
             raise
-        raise CopyGone(
-            f"the OMI copy {version.copy_id} of version {version.id} is gone from the OUTSCALE "
-            f"Cloud (OUTSCALE answered {error.code}: no such image), though omi-bot made it; "
-            "nothing was changed on the cloud"
-        ) from None
+        raise _gone(version, f"OUTSCALE answered {error.code}: no such image") from None
+
+
+def _gone(version: Version, how: str = "OUTSCALE lists no such image") -> CopyGone:
+    return CopyGone(
+        f"the OMI copy {version.copy_id} of version {version.id} is gone from the OUTSCALE "
+        f"Cloud ({how}), though omi-bot made it; nothing was changed on the cloud"
+    )
 
 
 def delete_copy(ctx: Context) -> Step:
@@ -317,8 +328,16 @@ def _notify_when_deleted(uow: UnitOfWork, job: Job, notice: dict[str, Any], at: 
 
 
 def _account_access(ctx: Context, grant: bool) -> Step:
-    version = _read(ctx.core, str(ctx.job.version_id)).version
-    ids = [str(a) for a in ctx.job.payload.get("account_ids") or []]  # type: ignore[union-attr]
+    snap = _read(ctx.core, str(ctx.job.version_id), accounts=True)
+    version, subscribed = snap.version, set(snap.accounts)
+    # The accounts' subscriptions as they are now, not as they were when the job was queued:
+    # a grant retried after a 503 may run after the revoke of an unsubscription that followed
+    # it, and must not give the account back what it was just refused.
+    ids = [
+        str(a)
+        for a in ctx.job.payload.get("account_ids") or []  # type: ignore[union-attr]
+        if (str(a) in subscribed) is grant
+    ]
     if version.status is Status.PUBLISHED and version.copy_id and ids:
         dist = ctx.core.cloud.distribution
         with _copy_known(version):

@@ -11,10 +11,10 @@ import pytest
 
 from commands import services
 from commands.bootstrap import Core
-from commands.model import Actor, JobState, OutboxItem, Status, VersionForm
+from commands.model import Actor, Job, JobState, OutboxItem, Status, VersionForm
 from commands.sandbox import SandboxServer
 from commands.worker import Worker
-from tests.conftest import OMI_1, OMI_2, OPERATOR, SUB_C
+from tests.conftest import OMI_1, OMI_2, OPERATOR, SUB_A, SUB_B, SUB_C
 
 from .conftest import copies_of, jobs_of, outbox, run_jobs, set_clock
 
@@ -264,3 +264,65 @@ def test_a_copy_lost_while_publishing_fails_the_version_with_what_was_found(
         ("copy_omi", 1),
         ("await_copy", 1),
     ]
+
+
+# -- subscriptions that change while a copy is shared ---------------------------------------
+
+
+def test_a_grant_retried_after_the_unsubscription_that_followed_it_gives_nothing_back(
+    core: Core, published: str, sandbox: SandboxServer
+) -> None:
+    clock = set_clock(core)
+    cloud = sandbox.sandbox
+    copy_id = str(services.show_version(core, published).version.copy_id)
+    services.save_subscriber(core, account_id=SUB_C, organization="Acme", email="c@acme.example")
+    services.subscribe(core, SUB_C, "0001")
+    cloud.fail_next(20, 503)  # more than the SDK tries a call
+    assert Worker(core, deliverers=[]).run_one()  # the grant meets the 503s: tried again later
+    cloud.fail_next(0)
+    services.unsubscribe(core, SUB_C, "0001")
+    run_jobs(core, clock)  # the revoke, due at once; then the grant, after its backoff
+    access = [(j.kind, j.state, j.attempts) for j in jobs_of(core, published)
+              if j.kind in ("grant_account", "revoke_account")]  # fmt: skip
+    assert sorted(access) == [
+        ("grant_account", JobState.DONE, 2),
+        ("revoke_account", JobState.DONE, 1),
+    ]
+    image = cloud.image(copy_id)
+    assert image is not None and SUB_C not in image["PermissionsToLaunch"]["AccountIds"]
+
+
+def test_a_share_cut_short_then_an_unsubscription_leaves_the_account_nothing(
+    core: Core, subscribers: list[str], sandbox: SandboxServer
+) -> None:
+    """A sharing run shared with A, checkpointed past A and ended (a 503, a worker that died);
+    A unsubscribed before the run that finishes, which no longer lists A."""
+    clock = set_clock(core)
+    form = VersionForm(omi=OMI_1, release_note="n")
+    vid = services.publish(core, "0001", form, requested_by="U1").id
+    worker = Worker(core, deliverers=[])
+
+    def share() -> Job | None:
+        pending = [j for j in jobs_of(core, vid) if j.state is JobState.PENDING]
+        return next((j for j in pending if j.kind == "share_copy"), None)
+
+    for _ in range(50):
+        if share() is not None:
+            break
+        if not worker.run_one():
+            clock.advance(seconds=core.settings.copy_poll_seconds)
+    job = share()
+    assert job is not None
+    copy_id = str(services.show_version(core, vid).version.copy_id)
+    core.cloud.distribution.grant(copy_id, [SUB_A])
+    with core.uow() as uow:
+        stored = uow.jobs.get(job.id)
+        assert stored is not None
+        stored.payload = {**stored.payload, "shared_through": SUB_A}
+        uow.commit()
+    services.unsubscribe(core, SUB_A, "0001")  # publishing: no revoke job of its own
+    run_jobs(core, clock)
+    assert services.show_version(core, vid).version.status is Status.PUBLISHED
+    image = sandbox.sandbox.image(copy_id)
+    assert image is not None
+    assert image["PermissionsToLaunch"]["AccountIds"] == [SUB_B]
