@@ -12,7 +12,7 @@ import pytest
 from commands import services
 from commands.bootstrap import Core
 from commands.errors import CloudError, FormErrors, NotFound, RuleBroken
-from commands.model import Job, JobState, Status, VersionForm
+from commands.model import Job, JobState, Status, Subscription, VersionForm
 from commands.outscale import VERSION_TAG
 from commands.sandbox import SandboxServer
 from commands.worker import Worker
@@ -310,15 +310,22 @@ def test_two_workers_never_run_the_same_job(
     vid = publish(core, OMI_1)
     drain()
     at = core.clock()
+    accounts = [f"{n:012d}" for n in range(30)]
+    for account in accounts:
+        services.save_subscriber(
+            core, account_id=account, organization="Acme", email="a@acme.example"
+        )
     with core.uow() as uow:
-        for n in range(30):
+        for account in accounts:
+            # Subscribed, with the grant queued by hand: each job must run exactly once.
+            uow.subscribers.add_subscription(Subscription(account, "0001", at))
             uow.jobs.add(
                 Job(
                     "grant_account",
                     at=at,
                     version_id=vid,
                     product_code="0001",
-                    payload={"account_ids": [f"{n:012d}"]},
+                    payload={"account_ids": [account]},
                 )
             )
         uow.commit()
