@@ -21,7 +21,7 @@ from commands import audit
 from commands.audit import Kind
 from commands.model import VERSION_TAG, DriftKind, Finding, Job, Product, Status, Version
 from commands.notifications import managers
-from commands.outscale import Image
+from commands.outscale import ENDED, Image
 from commands.pipeline import Context, Step, StepFailed, copy_timed_out, copy_timeout
 from storage.uow import UnitOfWork
 
@@ -153,6 +153,11 @@ def recopy(ctx: Context, facts: Facts) -> Step:
         if source is None or source.state != "available":
             return Step(_broken(ctx, finding.id, version.id, product.code))
         found = dist.find_copy(version.id, version.copy_name())
+        if found is not None and found.state in ENDED and found.image_id != finding.image_id:
+            # A copy of ours that will never serve (an earlier repair's, whose job ended
+            # without it): it goes, and the source is copied afresh.
+            dist.delete(found.image_id)
+            found = None
         if found is not None and found.image_id != finding.image_id:
             new_id = found.image_id
         else:
@@ -169,7 +174,7 @@ def recopy(ctx: Context, facts: Facts) -> Step:
     image = dist.image(new_id)
     if image is None:
         raise StepFailed(f"the new OMI copy {new_id} disappeared")
-    if image.state in ("failed", "deleted", "deregistered"):
+    if image.state in ENDED:
         dist.delete(new_id)  # a copy of ours that will never serve: asking again starts afresh
         raise StepFailed(f"the new OMI copy {new_id} ended {image.state}; it is deleted")
     if image.state != "available":

@@ -31,6 +31,8 @@ log = logging.getLogger("omi_bot.outscale")
 
 # OUTSCALE answers these codes for an image that does not exist (any more).
 NO_SUCH_IMAGE = {"5023"}
+# The states an image ends in without ever serving.
+ENDED = ("failed", "deleted", "deregistered")
 
 
 @dataclass(frozen=True)

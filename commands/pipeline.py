@@ -22,7 +22,7 @@ from commands.bootstrap import Core
 from commands.errors import CloudError
 from commands.model import Job, Product, Status, Version
 from commands.notifications import managers
-from commands.outscale import NO_SUCH_IMAGE
+from commands.outscale import ENDED, NO_SUCH_IMAGE
 from commands.progress import Stage, stage
 from storage.uow import UnitOfWork
 
@@ -141,7 +141,7 @@ def await_copy(ctx: Context) -> Step:
             return [step_job("share_copy", version, at)]
 
         return Step(apply)
-    if image.state in ("failed", "deleted", "deregistered"):
+    if image.state in ENDED:
         why = f": {image.state_message}" if image.state_message else ""
         raise StepFailed(f"the OMI copy {image.image_id} ended {image.state}{why}")
     if copy_timed_out(ctx):

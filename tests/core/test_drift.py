@@ -212,6 +212,28 @@ def test_a_repair_whose_new_copy_fails_deletes_it_and_runs_again_when_asked_agai
     assert copies_named_for(sandbox, old) == [copy_of(core, old)]
 
 
+def test_a_failed_copy_an_earlier_repair_left_is_deleted_and_the_source_copied_afresh(
+    core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
+) -> None:
+    """A repair whose job ended before its copy did (its finding closed meanwhile) leaves a
+    copy named and tagged for the version, which then fails: the next repair, finding it by
+    its name, must not take it for its own new copy."""
+    old, _ = versions
+    deleted_by_hand(core, sandbox, old)
+    version = services.show_version(core, old).version
+    dist = core.cloud.distribution
+    sandbox.sandbox.fail_copies(True)
+    left = dist.copy(version.omi_id, version.copy_name(), "0001", "an earlier repair's copy")
+    dist.tag_version(left, old)
+    sandbox.sandbox.fail_copies(False)
+    sandbox.sandbox.finish_copies()
+    assert sandbox.sandbox.image(left)["State"] == "failed"  # type: ignore[index]
+    repaired(core, drain)
+    assert sandbox.sandbox.image(left) is None
+    assert copies_named_for(sandbox, old) == [copy_of(core, old)]
+    assert sandbox.sandbox.image(copy_of(core, old))["State"] == "available"  # type: ignore[index]
+
+
 def test_a_version_unpublished_while_its_copy_is_made_again_keeps_no_copy(
     core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
 ) -> None:
