@@ -16,7 +16,7 @@ under one key, so one worker among several runs it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -72,22 +72,24 @@ def check_product(core: Core, code: str) -> Report:
     with core.uow() as uow:
         product = uow.products.get(code, lock=True)
         assert product is not None
-        differences = compare(
-            product,
-            images,
-            uow.subscribers.account_ids(code),
-            uow.jobs.busy_versions(code),
-        )
-        report = record(uow, product, differences, core.clock())
+        busy = uow.jobs.busy_versions(code)
+        differences = compare(product, images, uow.subscribers.account_ids(code), busy)
+        report = record(uow, product, differences, core.clock(), busy)
         uow.commit()
         return report
 
 
 def record(
-    uow: UnitOfWork, product: Product, differences: Iterable[Difference], at: datetime
+    uow: UnitOfWork,
+    product: Product,
+    differences: Iterable[Difference],
+    at: datetime,
+    busy: Collection[str] = (),
 ) -> Report:
     """Opens findings for new differences (and tells the release managers of those only),
-    refreshes the ones seen again, resolves the ones no longer seen."""
+    refreshes the ones seen again, resolves the ones no longer seen. The versions in `busy`
+    (with work under way) are not compared: their open findings stay as they are, so that a
+    repair under way finds its finding still open and finishes."""
     current = {d.key: d for d in differences}
     open_findings = {f.key: f for f in uow.drift.open(product.code)}
     new: list[Finding] = []
@@ -100,13 +102,14 @@ def record(
         else:
             finding.seen_again(difference, at)
     for key, finding in open_findings.items():
-        if key not in current:
+        if key not in current and finding.version_id not in busy:
             finding.resolved(at)
     if new:
         stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         managers.drift_found(uow, product, stamp, [f.detail for f in new], at)
         log.info("product %s: %d new drift finding(s)", product.code, len(new))
-    still = [f for key, f in open_findings.items() if key in current] + new
+    still = [f for key, f in open_findings.items() if key in current or f.version_id in busy]
+    still += new
     return Report(product.code, still, new)
 
 

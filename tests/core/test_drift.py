@@ -234,6 +234,20 @@ def test_a_failed_copy_an_earlier_repair_left_is_deleted_and_the_source_copied_a
     assert sandbox.sandbox.image(copy_of(core, old))["State"] == "available"  # type: ignore[index]
 
 
+def test_a_check_while_a_repair_is_under_way_keeps_its_finding_and_the_repair_finishes(
+    core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
+) -> None:
+    old, _ = versions
+    deleted_by_hand(core, sandbox, old)
+    assert drift.repair(core, "0001", by=Actor.slack_user("URM1"))
+    # The periodic check comes before the worker: the version is busy, its finding stays open.
+    assert set(kinds(core)) == {("missing", old)}
+    drain()
+    assert kinds(core) == {} and drift.open_findings(core, "0001") == []
+    assert copies_named_for(sandbox, old) == [copy_of(core, old)]
+    assert len(reports(core)) == 1  # told once, not again as a new finding
+
+
 def test_a_version_unpublished_while_its_copy_is_made_again_keeps_no_copy(
     core: Core, versions: list[str], sandbox: SandboxServer, drain: Drain
 ) -> None:
