@@ -328,16 +328,17 @@ def _notify_when_deleted(uow: UnitOfWork, job: Job, notice: dict[str, Any], at: 
 
 
 def _account_access(ctx: Context, grant: bool) -> Step:
-    snap = _read(ctx.core, str(ctx.job.version_id), accounts=True)
-    version, subscribed = snap.version, set(snap.accounts)
+    version = _read(ctx.core, str(ctx.job.version_id)).version
+    asked = [str(a) for a in ctx.job.payload.get("account_ids") or []]  # type: ignore[union-attr]
     # The accounts' subscriptions as they are now, not as they were when the job was queued:
     # a grant retried after a 503 may run after the revoke of an unsubscription that followed
     # it, and must not give the account back what it was just refused.
-    ids = [
-        str(a)
-        for a in ctx.job.payload.get("account_ids") or []  # type: ignore[union-attr]
-        if (str(a) in subscribed) is grant
-    ]
+    with ctx.core.reading() as uow:
+        ids = [
+            a
+            for a in asked
+            if (uow.subscribers.subscription(a, version.product_code) is not None) is grant
+        ]
     if version.status is Status.PUBLISHED and version.copy_id and ids:
         dist = ctx.core.cloud.distribution
         with _copy_known(version):
