@@ -84,7 +84,7 @@ def record(
     product: Product,
     differences: Iterable[Difference],
     at: datetime,
-    busy: Collection[str] = (),
+    busy: Collection[str],
 ) -> Report:
     """Opens findings for new differences (and tells the release managers of those only),
     refreshes the ones seen again, resolves the ones no longer seen. The versions in `busy`
@@ -101,16 +101,17 @@ def record(
             new.append(finding)
         else:
             finding.seen_again(difference, at)
+    still: list[Finding] = []
     for key, finding in open_findings.items():
-        if key not in current and finding.version_id not in busy:
+        if key in current or finding.version_id in busy:
+            still.append(finding)
+        else:
             finding.resolved(at)
     if new:
         stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         managers.drift_found(uow, product, stamp, [f.detail for f in new], at)
         log.info("product %s: %d new drift finding(s)", product.code, len(new))
-    still = [f for key, f in open_findings.items() if key in current or f.version_id in busy]
-    still += new
-    return Report(product.code, still, new)
+    return Report(product.code, still + new, new)
 
 
 def check(core: Core, product_code: str | None = None) -> list[Report]:
